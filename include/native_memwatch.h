@@ -1,0 +1,365 @@
+/*
+ * native_memwatch.h: the public C API of native-memwatch for other addons.
+ *
+ * An addon includes this header, calls nmw_import(env) once per environment in
+ * its init, and then allocates with the nmw_* twins of the libc functions. When
+ * native-memwatch is loaded in the process, every block is credited to a tag and
+ * to the call site that allocated it. When it is not, the same calls fall back to
+ * plain libc allocation, so they can be shipped unconditionally.
+ *
+ * The implementation is reached at run time through a versioned function table
+ * that native-memwatch publishes as a type-tagged napi_external on
+ * globalThis[Symbol.for('native-memwatch.api')]. There is no link-time
+ * dependency. The header works from C (C99 or later) and C++.
+ *
+ * Full reference: docs/c-api.md.
+ */
+#ifndef NATIVE_MEMWATCH_H
+#define NATIVE_MEMWATCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#if defined(__linux__)
+#include <sys/mman.h>
+#include <unistd.h>
+#endif
+
+#ifndef NMW_NO_NODE_API
+#include <node_api.h>
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The ABI version: the layout of nmw_api_t and nmw_block_header_t. A provider
+ * with another abi_version is refused; newer providers of the same version may
+ * only append to the table, which the size field shows. */
+#define NMW_ABI_VERSION 1
+#define NMW_API_SYMBOL "native-memwatch.api"
+
+/* Return codes. NMW_ENOTLOADED is not an error: the calls work as plain allocation. */
+#define NMW_OK 0
+#define NMW_ENOTLOADED 1
+#define NMW_EINVAL (-1)   /* an argument is invalid (name, tag, alignment, pointer) */
+#define NMW_ENOSPC (-2)   /* a fixed table is full (tags, sites) */
+#define NMW_ENOENT (-3)   /* no such tag or tracked pointer */
+#define NMW_ECONFLICT (-4) /* the tag exists with other flags; *out still names it */
+#define NMW_EVERSION (-5) /* the provider's ABI does not match this header */
+#define NMW_ENAPI (-6)    /* a Node-API call failed during nmw_import */
+#define NMW_ENOMEM (-7)   /* out of memory */
+
+/* Tags: process-wide, named, idempotent. Tag 0 is "untagged". */
+typedef uint32_t nmw_tag_t;
+#define NMW_UNTAGGED ((nmw_tag_t)0)
+#define NMW_ANY_TAG ((nmw_tag_t)0xffffffffu) /* for nmw_free/realloc: skip the tag check */
+#define NMW_TAG_MAX 4096                      /* tags, including "untagged" */
+#define NMW_TAG_NAME_MAX 64                   /* characters of [A-Za-z0-9._:/-] */
+#define NMW_TAG_EXTERNAL 0x1u                 /* report this tag's bytes to V8 */
+#define NMW_NO_LIMIT UINT64_MAX
+
+/* A call site. The NMW_SITE() macro makes one static record per call site; the
+ * implementation owns the impl field (it caches the site's counter slot). */
+typedef struct nmw_site {
+  const char *file;
+  const char *func;
+  uint32_t line;
+  uint32_t reserved;
+  uint64_t impl;
+} nmw_site_t;
+
+#define NMW_SITE_INIT(file, line, func) {(file), (func), (uint32_t)(line), 0, 0}
+#if defined(__GNUC__) || defined(__clang__)
+#define NMW_SITE()                                                                  \
+  __extension__({                                                                   \
+    static nmw_site_t nmw__site_here = NMW_SITE_INIT(__FILE__, __LINE__, __func__); \
+    &nmw__site_here;                                                                \
+  })
+#else
+#define NMW_SITE() ((nmw_site_t *)0) /* no statement expressions: no per-site records */
+#endif
+
+/* Every block starts with this header, 32 bytes before the pointer returned to
+ * the caller, and is followed by an 8-byte canary. Blocks made by the fallback
+ * (native-memwatch not loaded) have the same layout with a "plain" check word, so
+ * the tracker frees them correctly once it is loaded. */
+typedef struct nmw_block_header {
+  uint64_t size;   /* bytes asked for */
+  uint32_t slot;   /* implementation: the (site, tag) counter slot */
+  uint32_t owner;  /* implementation: the environment that owns external bytes */
+  uint32_t offset; /* bytes from the start of the underlying allocation to the block */
+  uint16_t tag;
+  uint16_t flags;
+  uint64_t check; /* the block's address mixed with a magic: live, freed or plain */
+} nmw_block_header_t;
+
+#define NMW_HEADER_SIZE 32
+#define NMW_CANARY_SIZE 8
+#define NMW__MIX(p) ((uint64_t)(uintptr_t)(p) * UINT64_C(0x9E3779B97F4A7C15))
+#define NMW__MAGIC_PLAIN UINT64_C(0x6e6d772d706c6e21) /* "nmw-pln!" */
+
+/* The function table. Members are only ever appended. */
+typedef struct nmw_api {
+  uint32_t abi_version;
+  uint32_t size; /* sizeof(nmw_api_t) of the provider */
+  int (*tag_register)(const char *name, unsigned flags, nmw_tag_t *out);
+  int (*tag_set_limit)(nmw_tag_t tag, uint64_t limit_bytes);
+  void *(*malloc)(size_t size, nmw_tag_t tag, nmw_site_t *site);
+  void *(*calloc)(size_t count, size_t size, nmw_tag_t tag, nmw_site_t *site);
+  void *(*realloc)(void *ptr, size_t size, nmw_tag_t tag, nmw_site_t *site);
+  void (*free)(void *ptr, nmw_tag_t tag, nmw_site_t *site);
+  char *(*strdup)(const char *s, nmw_tag_t tag, nmw_site_t *site);
+  void *(*aligned_alloc)(size_t alignment, size_t size, nmw_tag_t tag, nmw_site_t *site);
+  int (*track)(void *ptr, size_t size, nmw_tag_t tag, nmw_site_t *site);
+  int (*untrack)(void *ptr, nmw_site_t *site);
+  size_t (*block_size)(const void *ptr);
+  /* Appended members of later versions follow. */
+} nmw_api_t;
+
+/* ---- the table pointer shared by all translation units of one addon ---- */
+
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((weak, visibility("hidden"))) const nmw_api_t *nmw__api_table = 0;
+#define NMW__LOAD_API() __atomic_load_n(&nmw__api_table, __ATOMIC_ACQUIRE)
+#define NMW__STORE_API(p) __atomic_store_n(&nmw__api_table, (p), __ATOMIC_RELEASE)
+#else
+static const nmw_api_t *nmw__api_table = 0; /* one per translation unit */
+#define NMW__LOAD_API() (nmw__api_table)
+#define NMW__STORE_API(p) (nmw__api_table = (p))
+#endif
+
+/* The table in use, or NULL while calls fall back to plain allocation. */
+static inline const nmw_api_t *nmw_api(void) { return NMW__LOAD_API(); }
+
+/* ---- the plain fallback (same block layout, no accounting) ---- */
+
+#if defined(__GNUC__) || defined(__clang__)
+#define NMW__NO_ASAN __attribute__((no_sanitize_address))
+#else
+#define NMW__NO_ASAN
+#endif
+
+/* The header of a block, or NULL when the 32 bytes before ptr are not readable.
+ * Reading before a foreign pointer is the point of the check, hence no ASan. */
+static inline NMW__NO_ASAN const nmw_block_header_t *nmw__header_of(const void *ptr) {
+  uintptr_t p = (uintptr_t)ptr;
+  if (p < 4096 + NMW_HEADER_SIZE || (p & 7u) != 0) return 0;
+#if defined(__linux__)
+  if ((p & 4095u) < NMW_HEADER_SIZE) {
+    /* The header would start on the previous page: make sure it is mapped. */
+    unsigned char vec;
+    if (mincore((void *)((p - NMW_HEADER_SIZE) & ~(uintptr_t)4095u), 1, &vec) != 0) return 0;
+  }
+#endif
+  return (const nmw_block_header_t *)(p - NMW_HEADER_SIZE);
+}
+
+static inline NMW__NO_ASAN uint64_t nmw__read_check(const nmw_block_header_t *h) {
+  return h->check;
+}
+
+static inline void *nmw__plain_alloc(size_t alignment, size_t size, int zero) {
+  size_t pad = alignment > 16 ? alignment : 0;
+  if (size > SIZE_MAX - NMW_HEADER_SIZE - NMW_CANARY_SIZE - pad) return 0;
+  size_t total = NMW_HEADER_SIZE + size + NMW_CANARY_SIZE + pad;
+  unsigned char *raw = (unsigned char *)(zero ? calloc(1, total) : malloc(total));
+  if (!raw) return 0;
+  uintptr_t user = (uintptr_t)raw + NMW_HEADER_SIZE;
+  if (pad) user = (user + alignment - 1) & ~(uintptr_t)(alignment - 1);
+  nmw_block_header_t *h = (nmw_block_header_t *)(user - NMW_HEADER_SIZE);
+  memset(h, 0, sizeof *h);
+  h->size = size;
+  h->offset = (uint32_t)(user - (uintptr_t)raw);
+  h->check = NMW__MIX(user) ^ NMW__MAGIC_PLAIN;
+  return (void *)user;
+}
+
+static inline int nmw__is_plain(const void *ptr) {
+  const nmw_block_header_t *h = nmw__header_of(ptr);
+  return h && nmw__read_check(h) == (NMW__MIX(ptr) ^ NMW__MAGIC_PLAIN);
+}
+
+static inline void nmw__plain_free(void *ptr) {
+  if (!ptr) return;
+  if (!nmw__is_plain(ptr)) {
+    /* Not a block of ours: freeing it could corrupt the heap, so leave it. */
+    fprintf(stderr, "native-memwatch: nmw_free(%p): not allocated by nmw_*; ignored\n", ptr);
+    return;
+  }
+  nmw_block_header_t *h = (nmw_block_header_t *)((unsigned char *)ptr - NMW_HEADER_SIZE);
+  h->check = 0;
+  free((unsigned char *)ptr - h->offset);
+}
+
+static inline void *nmw__plain_realloc(void *ptr, size_t size) {
+  if (!ptr) return nmw__plain_alloc(0, size, 0);
+  if (!nmw__is_plain(ptr)) {
+    fprintf(stderr, "native-memwatch: nmw_realloc(%p): not allocated by nmw_*; refused\n", ptr);
+    return 0;
+  }
+  nmw_block_header_t *h = (nmw_block_header_t *)((unsigned char *)ptr - NMW_HEADER_SIZE);
+  void *fresh = nmw__plain_alloc(0, size, 0);
+  if (!fresh) return 0;
+  memcpy(fresh, ptr, h->size < size ? (size_t)h->size : size);
+  nmw__plain_free(ptr);
+  return fresh;
+}
+
+/* ---- the allocator twins: the libc arguments, then the tag ---- */
+
+static inline void *nmw_malloc_at(size_t size, nmw_tag_t tag, nmw_site_t *site) {
+  const nmw_api_t *api = nmw_api();
+  return api ? api->malloc(size, tag, site) : nmw__plain_alloc(0, size, 0);
+}
+
+static inline void *nmw_calloc_at(size_t count, size_t size, nmw_tag_t tag, nmw_site_t *site) {
+  const nmw_api_t *api = nmw_api();
+  if (api) return api->calloc(count, size, tag, site);
+  if (size != 0 && count > SIZE_MAX / size) return 0;
+  return nmw__plain_alloc(0, count * size, 1);
+}
+
+static inline void *nmw_realloc_at(void *ptr, size_t size, nmw_tag_t tag, nmw_site_t *site) {
+  const nmw_api_t *api = nmw_api();
+  return api ? api->realloc(ptr, size, tag, site) : nmw__plain_realloc(ptr, size);
+}
+
+static inline void nmw_free_at(void *ptr, nmw_tag_t tag, nmw_site_t *site) {
+  const nmw_api_t *api = nmw_api();
+  if (api)
+    api->free(ptr, tag, site);
+  else
+    nmw__plain_free(ptr);
+}
+
+static inline char *nmw_strdup_at(const char *s, nmw_tag_t tag, nmw_site_t *site) {
+  const nmw_api_t *api = nmw_api();
+  if (api) return api->strdup(s, tag, site);
+  size_t n = strlen(s) + 1;
+  char *copy = (char *)nmw__plain_alloc(0, n, 0);
+  if (copy) memcpy(copy, s, n);
+  return copy;
+}
+
+static inline void *nmw_aligned_alloc_at(size_t alignment, size_t size, nmw_tag_t tag,
+                                         nmw_site_t *site) {
+  const nmw_api_t *api = nmw_api();
+  if (api) return api->aligned_alloc(alignment, size, tag, site);
+  if (alignment == 0 || (alignment & (alignment - 1)) != 0 || alignment > (1u << 20)) return 0;
+  return nmw__plain_alloc(alignment, size, 0);
+}
+
+static inline int nmw_track_at(void *ptr, size_t size, nmw_tag_t tag, nmw_site_t *site) {
+  const nmw_api_t *api = nmw_api();
+  return api ? api->track(ptr, size, tag, site) : NMW_ENOTLOADED;
+}
+
+static inline int nmw_untrack_at(void *ptr, nmw_site_t *site) {
+  const nmw_api_t *api = nmw_api();
+  return api ? api->untrack(ptr, site) : NMW_ENOTLOADED;
+}
+
+#define nmw_malloc(size, tag) nmw_malloc_at((size), (tag), NMW_SITE())
+#define nmw_calloc(count, size, tag) nmw_calloc_at((count), (size), (tag), NMW_SITE())
+#define nmw_realloc(ptr, size, tag) nmw_realloc_at((ptr), (size), (tag), NMW_SITE())
+#define nmw_free(ptr, tag) nmw_free_at((ptr), (tag), NMW_SITE())
+#define nmw_strdup(s, tag) nmw_strdup_at((s), (tag), NMW_SITE())
+#define nmw_aligned_alloc(alignment, size, tag) \
+  nmw_aligned_alloc_at((alignment), (size), (tag), NMW_SITE())
+#define nmw_track(ptr, size, tag) nmw_track_at((ptr), (size), (tag), NMW_SITE())
+#define nmw_untrack(ptr) nmw_untrack_at((ptr), NMW_SITE())
+
+/* The size asked for when the block was allocated (0 for NULL or a foreign pointer). */
+static inline size_t nmw_block_size(const void *ptr) {
+  const nmw_api_t *api = nmw_api();
+  if (api) return api->block_size(ptr);
+  return nmw__is_plain(ptr) ? (size_t)nmw__header_of(ptr)->size : 0;
+}
+
+/* ---- tags ---- */
+
+/* Registers (or finds) the tag called name. Without native-memwatch, *out is
+ * NMW_UNTAGGED and the result NMW_ENOTLOADED. */
+static inline int nmw_tag_register(const char *name, unsigned flags, nmw_tag_t *out) {
+  const nmw_api_t *api = nmw_api();
+  if (api) return api->tag_register(name, flags, out);
+  if (out) *out = NMW_UNTAGGED;
+  return NMW_ENOTLOADED;
+}
+
+/* The tag called name, or NMW_UNTAGGED when it cannot be registered. */
+static inline nmw_tag_t nmw_tag(const char *name) {
+  nmw_tag_t tag = NMW_UNTAGGED;
+  int rc = nmw_tag_register(name, 0, &tag);
+  return (rc == NMW_OK || rc == NMW_ECONFLICT) ? tag : NMW_UNTAGGED;
+}
+
+/* Allocations under tag that would take its current bytes over limit_bytes
+ * return NULL. NMW_NO_LIMIT removes the limit. */
+static inline int nmw_tag_set_limit(nmw_tag_t tag, uint64_t limit_bytes) {
+  const nmw_api_t *api = nmw_api();
+  return api ? api->tag_set_limit(tag, limit_bytes) : NMW_ENOTLOADED;
+}
+
+/* ---- import ---- */
+
+#ifndef NMW_NO_NODE_API
+/* The type tag of the external that carries the table (static, by design). */
+static const napi_type_tag nmw__api_type_tag = {UINT64_C(0x6e61746976652d6d),
+                                                UINT64_C(0x656d77617463682e)};
+
+/* Finds native-memwatch's table in this environment. Call once per environment
+ * from the addon's init, on the JS thread. Returns NMW_OK when tracking is on,
+ * NMW_ENOTLOADED when native-memwatch is not loaded (the calls then work as plain
+ * allocation), NMW_EVERSION for a provider of another ABI, NMW_ENAPI when a
+ * Node-API call failed. Never leaves a JS exception pending. Once a table has been
+ * found it stays in use for the life of the process, in every environment. */
+static inline int nmw_import(napi_env env) {
+  napi_value global, symbol_ctor, symbol_for, key_name, key, value;
+  napi_valuetype type;
+  bool tagged = false;
+  void *data = 0;
+  int rc = NMW_ENAPI;
+  if (napi_get_global(env, &global) != napi_ok ||
+      napi_get_named_property(env, global, "Symbol", &symbol_ctor) != napi_ok ||
+      napi_get_named_property(env, symbol_ctor, "for", &symbol_for) != napi_ok ||
+      napi_create_string_utf8(env, NMW_API_SYMBOL, NAPI_AUTO_LENGTH, &key_name) != napi_ok ||
+      napi_call_function(env, symbol_ctor, symbol_for, 1, &key_name, &key) != napi_ok ||
+      napi_get_property(env, global, key, &value) != napi_ok ||
+      napi_typeof(env, value, &type) != napi_ok)
+    goto done;
+  if (type != napi_external) {
+    rc = nmw_api() ? NMW_OK : NMW_ENOTLOADED;
+    goto done;
+  }
+  if (napi_check_object_type_tag(env, value, &nmw__api_type_tag, &tagged) != napi_ok ||
+      !tagged || napi_get_value_external(env, value, &data) != napi_ok || !data)
+    goto done;
+  {
+    const nmw_api_t *api = (const nmw_api_t *)data;
+    if (api->abi_version != NMW_ABI_VERSION || api->size < sizeof(nmw_api_t)) {
+      rc = nmw_api() ? NMW_OK : NMW_EVERSION;
+      goto done;
+    }
+    NMW__STORE_API(api);
+    rc = NMW_OK;
+  }
+done:
+  if (rc == NMW_ENAPI) {
+    bool pending = false;
+    napi_value ignored;
+    if (napi_is_exception_pending(env, &pending) == napi_ok && pending)
+      napi_get_and_clear_last_exception(env, &ignored);
+  }
+  return rc;
+}
+#endif /* NMW_NO_NODE_API */
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* NATIVE_MEMWATCH_H */

@@ -1,0 +1,150 @@
+/*
+ * core.h: the tracking allocator's internal API, plain C11 with no Node-API.
+ *
+ * Used by the addon glue (src/addon) and the cmocka tests (test/c). The public
+ * header include/native_memwatch.h gives other addons the same allocator
+ * through a function table whose entries are these functions.
+ */
+#ifndef NMW_CORE_H
+#define NMW_CORE_H
+
+#define NMW_NO_NODE_API
+#include "../../include/native_memwatch.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- limits ---- */
+#define NMW_SLOT_MAX 65536 /* (site, tag) pairs, the first NMW_TAG_MAX reserved */
+
+/* ---- tags (tags.c) ---- */
+int nmw_core_tag_register(const char *name, unsigned flags, nmw_tag_t *out);
+int nmw_core_tag_lookup(const char *name, nmw_tag_t *out); /* NMW_ENOENT if absent */
+int nmw_core_tag_set_limit(nmw_tag_t tag, uint64_t limit_bytes);
+int nmw_core_tag_set_flags(nmw_tag_t tag, unsigned flags);
+/* Number of registered tags (ids are 0 .. count-1). */
+uint32_t nmw_core_tag_count(void);
+/* NULL for an unregistered id. The string lives for the life of the process. */
+const char *nmw_core_tag_name(nmw_tag_t tag);
+unsigned nmw_core_tag_flags(nmw_tag_t tag);
+uint64_t nmw_core_tag_limit(nmw_tag_t tag);
+/* Checks a name: 1..NMW_TAG_NAME_MAX characters of [A-Za-z0-9._:/-]. */
+bool nmw_core_tag_name_valid(const char *name);
+
+/* ---- the allocator (alloc.c): the table's entries ---- */
+void *nmw_core_malloc(size_t size, nmw_tag_t tag, nmw_site_t *site);
+void *nmw_core_calloc(size_t count, size_t size, nmw_tag_t tag, nmw_site_t *site);
+void *nmw_core_realloc(void *ptr, size_t size, nmw_tag_t tag, nmw_site_t *site);
+void nmw_core_free(void *ptr, nmw_tag_t tag, nmw_site_t *site);
+char *nmw_core_strdup(const char *s, nmw_tag_t tag, nmw_site_t *site);
+void *nmw_core_aligned_alloc(size_t alignment, size_t size, nmw_tag_t tag, nmw_site_t *site);
+size_t nmw_core_block_size(const void *ptr);
+/* The tag of a live tracked block, or NMW_ANY_TAG for anything else. */
+nmw_tag_t nmw_core_block_tag(const void *ptr);
+
+/* ---- memory allocated elsewhere (track.c) ---- */
+/* 0 on success; NMW_EINVAL for NULL. Tracking a pointer that is already tracked
+ * replaces its record and counts a "track_twice" misuse. */
+int nmw_core_track(void *ptr, size_t size, nmw_tag_t tag, nmw_site_t *site);
+/* 0 on success; NMW_ENOENT (and an "untrack_unknown" misuse) when not tracked. */
+int nmw_core_untrack(void *ptr, nmw_site_t *site);
+
+/* ---- counters ---- */
+typedef struct nmw_counters {
+  uint64_t allocs;          /* blocks allocated (malloc, calloc, strdup, aligned, track) */
+  uint64_t frees;           /* blocks freed (free, untrack, realloc to 0) */
+  uint64_t reallocs;        /* successful reallocs of an existing block */
+  uint64_t bytes_allocated; /* sizes allocated, plus growth by realloc */
+  uint64_t bytes_freed;     /* sizes freed, plus shrinkage by realloc */
+  int64_t curr_bytes;       /* bytes_allocated - bytes_freed */
+  int64_t curr_blocks;      /* allocs - frees */
+  int64_t peak_bytes;       /* highest curr_bytes since the last peak reset */
+  int64_t peak_blocks;      /* highest curr_blocks since the last peak reset */
+  uint64_t limit_denied;    /* allocations refused by the tag's limit */
+} nmw_counters_t;
+
+/* Per tag; false for an unregistered tag. */
+bool nmw_core_tag_counters(nmw_tag_t tag, nmw_counters_t *out);
+/* All tags together. */
+void nmw_core_total_counters(nmw_counters_t *out);
+
+/* One (site, tag) slot. file/func/line are NULL/0 for allocations with no site. */
+typedef struct nmw_slot_row {
+  uint32_t slot;
+  nmw_tag_t tag;
+  const char *file;
+  const char *func;
+  uint32_t line;
+  uint64_t allocs, frees, reallocs, bytes_allocated, bytes_freed;
+  int64_t curr_bytes, curr_blocks;
+} nmw_slot_row_t;
+
+/* Number of slots in use (rows that nmw_core_slot_rows can return). */
+uint32_t nmw_core_slot_count(void);
+/* Fills up to cap rows with every slot that ever allocated; returns the count. */
+size_t nmw_core_slot_rows(nmw_slot_row_t *rows, size_t cap);
+
+/* Peaks: reset one tag (NMW_ANY_TAG: every tag and the total) to its current value. */
+void nmw_core_reset_peak(nmw_tag_t tag);
+
+/* ---- regions: counters since a point, with the peak reached in between ---- */
+typedef struct nmw_region {
+  int slot;  /* internal: watcher slot, -1 when closed */
+  uint64_t start_allocs, start_bytes_allocated;
+  int64_t start_curr_bytes, start_curr_blocks;
+} nmw_region_t;
+
+typedef struct nmw_region_delta {
+  uint64_t total_blocks, total_bytes; /* allocated since the start */
+  int64_t curr_blocks, curr_bytes;    /* net change since the start */
+  int64_t max_blocks, max_bytes;      /* highest net change reached since the start */
+} nmw_region_delta_t;
+
+#define NMW_REGION_MAX 256
+/* NMW_ENOSPC when NMW_REGION_MAX regions are open. */
+int nmw_core_region_begin(nmw_region_t *r);
+int nmw_core_region_delta(const nmw_region_t *r, nmw_region_delta_t *out);
+void nmw_core_region_end(nmw_region_t *r);
+
+/* ---- misuse (misuse.c) ---- */
+typedef enum nmw_misuse_kind {
+  NMW_MISUSE_DOUBLE_FREE = 0,  /* free/realloc of a block already freed */
+  NMW_MISUSE_FOREIGN_FREE,     /* free/realloc of a pointer the tracker did not allocate */
+  NMW_MISUSE_OVERRUN,          /* the canary past the end of a block was overwritten */
+  NMW_MISUSE_TAG_MISMATCH,     /* free/realloc named another tag than the block's */
+  NMW_MISUSE_BAD_TAG,          /* an unregistered tag id; the block goes to "untagged" */
+  NMW_MISUSE_UNTRACK_UNKNOWN,  /* untrack of a pointer that is not tracked */
+  NMW_MISUSE_TRACK_TWICE,      /* track of a pointer that is already tracked */
+  NMW_MISUSE_KIND_COUNT
+} nmw_misuse_kind_t;
+
+/* "double_free", "foreign_free", ... */
+const char *nmw_core_misuse_name(nmw_misuse_kind_t kind);
+uint64_t nmw_core_misuse_count(nmw_misuse_kind_t kind);
+
+typedef struct nmw_misuse_row {
+  const char *file; /* NULL for calls without a site */
+  const char *func;
+  uint32_t line;
+  uint64_t counts[NMW_MISUSE_KIND_COUNT];
+} nmw_misuse_row_t;
+size_t nmw_core_misuse_rows(nmw_misuse_row_t *rows, size_t cap);
+
+/* Where the one-line report of each (site, kind) goes; NULL restores stderr. The
+ * message has no trailing newline. */
+typedef void (*nmw_report_fn)(const char *message, void *data);
+void nmw_core_set_report(nmw_report_fn fn, void *data);
+
+/* ---- the tracker's own memory ---- */
+typedef struct nmw_overhead {
+  uint64_t block_bytes;    /* headers, canaries and alignment padding of live blocks */
+  uint64_t metadata_bytes; /* shards, counter pages, tables */
+  uint64_t total_bytes;
+} nmw_overhead_t;
+void nmw_core_overhead(nmw_overhead_t *out);
+
+/* Number of per-thread shards ever created (they are recycled, never freed). */
+uint32_t nmw_core_shard_count(void);
+
+#endif /* NMW_CORE_H */
