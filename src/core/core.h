@@ -66,6 +66,9 @@ typedef struct nmw_counters {
 
 /* Per tag; false for an unregistered tag. */
 bool nmw_core_tag_counters(nmw_tag_t tag, nmw_counters_t *out);
+/* Every tag at once (cheaper than one call per tag): fills out[0 .. n) for tag
+ * ids 0 .. n-1 and returns n = min(cap, tag count). */
+size_t nmw_core_all_tag_counters(nmw_counters_t *out, size_t cap);
 /* All tags together. */
 void nmw_core_total_counters(nmw_counters_t *out);
 

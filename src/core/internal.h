@@ -1,0 +1,250 @@
+/*
+ * internal.h: state shared by the core's files. Nothing here is API.
+ *
+ * How a byte is counted: every thread owns a shard; a shard holds, per (site, tag)
+ * slot, monotonic counters (allocs, frees, reallocs, bytes in, bytes out) that only
+ * its thread writes, with relaxed atomic loads and stores (no lock, no RMW, no
+ * shared cache line). Readers sum all shards. Peaks need a view of the current
+ * total, so each shard also keeps, per tag and for the total, the net change not
+ * yet folded into a global counter; it folds (one atomic add) only when a peak
+ * could be crossed or the unfolded amount drifts past a batch.
+ */
+#ifndef NMW_INTERNAL_H
+#define NMW_INTERNAL_H
+
+#include "core.h"
+
+#include <stdatomic.h>
+#include <uv.h>
+
+#if defined(__GNUC__) || defined(__clang__)
+#define NMW_LIKELY(x) __builtin_expect(!!(x), 1)
+#define NMW_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define NMW_HIDDEN __attribute__((visibility("hidden")))
+#define NMW_ALIGNED(n) __attribute__((aligned(n)))
+#else
+#define NMW_LIKELY(x) (x)
+#define NMW_UNLIKELY(x) (x)
+#define NMW_HIDDEN
+#define NMW_ALIGNED(n)
+#endif
+
+#define NMW_CACHE_LINE 64
+
+/* Slot ids: 0 .. NMW_TAG_MAX-1 are "no site" slots, one per tag (slot == tag);
+ * site slots follow. Counter pages hold 256 slots; tag pages 256 tags. */
+#define NMW_PAGE_BITS 8
+#define NMW_PAGE_SIZE (1u << NMW_PAGE_BITS)
+#define NMW_SLOT_PAGES (NMW_SLOT_MAX / NMW_PAGE_SIZE)
+#define NMW_TAG_PAGES (NMW_TAG_MAX / NMW_PAGE_SIZE)
+
+/* Unfolded drift (negative, from frees) after which a shard folds anyway. It bounds
+ * how far a peak can be off under concurrency (see docs/architecture.md). */
+#define NMW_FOLD_BATCH_BYTES (256 * 1024)
+#define NMW_FOLD_BATCH_BLOCKS 256
+
+/* Check words and the canary. */
+#define NMW_MAGIC_LIVE UINT64_C(0x6e6d772d6c697665) /* "nmw-live" */
+#define NMW_MAGIC_DEAD UINT64_C(0x6e6d772d64656164) /* "nmw-dead" */
+#define NMW_CANARY_XOR UINT64_C(0xa5c3e1f00f1e3c5a)
+
+/* Header flags. */
+#define NMW_BLOCK_ALIGNED 0x1u
+
+/* Relaxed load + store of a counter that only its owning thread writes. */
+#define NMW_ADD(field, delta)                                                          \
+  atomic_store_explicit(&(field), atomic_load_explicit(&(field), memory_order_relaxed) + \
+                                      (delta),                                         \
+                        memory_order_relaxed)
+#define NMW_LOAD(field) atomic_load_explicit(&(field), memory_order_relaxed)
+
+/* ---- counters ---- */
+typedef struct nmw_slot_ctr {
+  _Atomic int64_t allocs, frees, reallocs, bytes_in, bytes_out;
+} nmw_slot_ctr_t;
+
+typedef struct nmw_pend {
+  _Atomic int64_t bytes, blocks;
+} nmw_pend_t;
+
+typedef struct nmw_shard {
+  _Atomic(nmw_slot_ctr_t *) slot_pages[NMW_SLOT_PAGES];
+  _Atomic(nmw_pend_t *) tag_pages[NMW_TAG_PAGES];
+  nmw_pend_t total;
+  struct nmw_shard *next_all; /* set before publication, then immutable */
+  struct nmw_shard *next_free;
+} nmw_shard_t;
+
+/* ---- tags ---- */
+#define NMW_TAGF_PUBLIC_MASK NMW_TAG_EXTERNAL
+#define NMW_TAGF_LIMITED 0x100u
+
+typedef struct NMW_ALIGNED(NMW_CACHE_LINE) nmw_tag_state {
+  /* Read by every allocation of the tag. */
+  _Atomic uint32_t flags;
+  _Atomic int64_t folded_bytes, folded_blocks;
+  _Atomic int64_t peak_bytes, peak_blocks;
+  /* Cold. */
+  NMW_ALIGNED(NMW_CACHE_LINE) _Atomic uint64_t limit;
+  _Atomic uint64_t limit_denied;
+  char name[NMW_TAG_NAME_MAX + 1];
+} nmw_tag_state_t;
+
+typedef struct NMW_ALIGNED(NMW_CACHE_LINE) nmw_total_state {
+  _Atomic int64_t folded_bytes, folded_blocks;
+  /* The lowest peak anyone watches (the total's and every open region's): a shard
+   * folds its total when its view of the current total goes above it. */
+  _Atomic int64_t watermark_bytes, watermark_blocks;
+  NMW_ALIGNED(NMW_CACHE_LINE) _Atomic int64_t peak_bytes, peak_blocks;
+} nmw_total_state_t;
+
+/* ---- process-wide state ---- */
+typedef struct nmw_globals {
+  uv_once_t once;
+  uv_mutex_t tag_lock;    /* registration */
+  uv_mutex_t shard_lock;  /* the free list of shards */
+  uv_mutex_t slot_lock;   /* site slot registration */
+  uv_mutex_t peak_lock;   /* total peak, regions, watermark */
+  uv_mutex_t limit_lock;  /* allocations under tags that have a limit */
+  _Atomic uint32_t tag_count;
+  _Atomic(nmw_shard_t *) shards; /* every shard ever made, newest first */
+  _Atomic uint32_t shard_count;
+  nmw_shard_t *free_shards;
+  _Atomic uint64_t metadata_bytes; /* memory the tracker allocated for itself */
+  _Atomic int64_t padding_bytes;   /* alignment padding of live aligned blocks */
+  _Atomic int64_t tracked_blocks;  /* live track() records (they have no header) */
+} nmw_globals_t;
+
+NMW_HIDDEN extern nmw_globals_t nmw__g;
+NMW_HIDDEN extern nmw_tag_state_t nmw__tags[NMW_TAG_MAX];
+NMW_HIDDEN extern nmw_total_state_t nmw__total;
+
+/* Runs the one-time initialisation (locks, tag 0). Cheap after the first call. */
+NMW_HIDDEN void nmw__init(void);
+/* calloc that counts into metadata_bytes; aborts only never: returns NULL on OOM. */
+NMW_HIDDEN void *nmw__meta_calloc(size_t count, size_t size);
+
+/* ---- shards.c ---- */
+NMW_HIDDEN nmw_shard_t *nmw__shard_acquire(void);
+NMW_HIDDEN extern _Thread_local nmw_shard_t *nmw__tls_shard;
+
+static inline nmw_shard_t *nmw__shard(void) {
+  nmw_shard_t *s = nmw__tls_shard;
+  return NMW_LIKELY(s != NULL) ? s : nmw__shard_acquire();
+}
+
+NMW_HIDDEN nmw_slot_ctr_t *nmw__slot_page_new(nmw_shard_t *sh, uint32_t page);
+NMW_HIDDEN nmw_pend_t *nmw__tag_page_new(nmw_shard_t *sh, uint32_t page);
+
+static inline nmw_slot_ctr_t *nmw__slot_ctr(nmw_shard_t *sh, uint32_t slot) {
+  nmw_slot_ctr_t *page =
+      atomic_load_explicit(&sh->slot_pages[slot >> NMW_PAGE_BITS], memory_order_relaxed);
+  if (NMW_UNLIKELY(page == NULL)) page = nmw__slot_page_new(sh, slot >> NMW_PAGE_BITS);
+  return page ? &page[slot & (NMW_PAGE_SIZE - 1)] : NULL;
+}
+
+static inline nmw_pend_t *nmw__tag_pend(nmw_shard_t *sh, nmw_tag_t tag) {
+  nmw_pend_t *page =
+      atomic_load_explicit(&sh->tag_pages[tag >> NMW_PAGE_BITS], memory_order_relaxed);
+  if (NMW_UNLIKELY(page == NULL)) page = nmw__tag_page_new(sh, tag >> NMW_PAGE_BITS);
+  return page ? &page[tag & (NMW_PAGE_SIZE - 1)] : NULL;
+}
+
+/* Folds: move a shard's unfolded net change into the global counters. */
+NMW_HIDDEN void nmw__fold_tag(nmw_tag_state_t *t, nmw_pend_t *p);
+NMW_HIDDEN void nmw__fold_total(nmw_shard_t *sh);
+
+/* Records a net change of a tag's current bytes/blocks on this shard and folds
+ * when a peak could be crossed or the drift passes the batch. */
+static inline void nmw__pend(nmw_shard_t *sh, nmw_tag_t tag, int64_t dbytes, int64_t dblocks) {
+  nmw_pend_t *p = nmw__tag_pend(sh, tag);
+  nmw_tag_state_t *t = &nmw__tags[tag];
+  if (NMW_LIKELY(p != NULL)) {
+    int64_t pb = NMW_LOAD(p->bytes) + dbytes, pk = NMW_LOAD(p->blocks) + dblocks;
+    atomic_store_explicit(&p->bytes, pb, memory_order_relaxed);
+    atomic_store_explicit(&p->blocks, pk, memory_order_relaxed);
+    if (pb + NMW_LOAD(t->folded_bytes) > NMW_LOAD(t->peak_bytes) ||
+        pk + NMW_LOAD(t->folded_blocks) > NMW_LOAD(t->peak_blocks) ||
+        pb < -NMW_FOLD_BATCH_BYTES || pk < -NMW_FOLD_BATCH_BLOCKS)
+      nmw__fold_tag(t, p);
+  } else {
+    /* No memory for a page: fold straight into the global counter. */
+    nmw_pend_t direct;
+    atomic_init(&direct.bytes, dbytes);
+    atomic_init(&direct.blocks, dblocks);
+    nmw__fold_tag(t, &direct);
+  }
+  int64_t tb = NMW_LOAD(sh->total.bytes) + dbytes, tk = NMW_LOAD(sh->total.blocks) + dblocks;
+  atomic_store_explicit(&sh->total.bytes, tb, memory_order_relaxed);
+  atomic_store_explicit(&sh->total.blocks, tk, memory_order_relaxed);
+  if (tb + NMW_LOAD(nmw__total.folded_bytes) > NMW_LOAD(nmw__total.watermark_bytes) ||
+      tk + NMW_LOAD(nmw__total.folded_blocks) > NMW_LOAD(nmw__total.watermark_blocks) ||
+      tb < -NMW_FOLD_BATCH_BYTES || tk < -NMW_FOLD_BATCH_BLOCKS)
+    nmw__fold_total(sh);
+}
+
+/* Credits an allocation / a free / a realloc to a slot and its tag. */
+static inline void nmw__credit_alloc(nmw_shard_t *sh, uint32_t slot, nmw_tag_t tag,
+                                     uint64_t size) {
+  nmw_slot_ctr_t *c = nmw__slot_ctr(sh, slot);
+  if (NMW_LIKELY(c != NULL)) {
+    NMW_ADD(c->allocs, 1);
+    NMW_ADD(c->bytes_in, (int64_t)size);
+  }
+  nmw__pend(sh, tag, (int64_t)size, 1);
+}
+
+static inline void nmw__credit_free(nmw_shard_t *sh, uint32_t slot, nmw_tag_t tag,
+                                    uint64_t size) {
+  nmw_slot_ctr_t *c = nmw__slot_ctr(sh, slot);
+  if (NMW_LIKELY(c != NULL)) {
+    NMW_ADD(c->frees, 1);
+    NMW_ADD(c->bytes_out, (int64_t)size);
+  }
+  nmw__pend(sh, tag, -(int64_t)size, -1);
+}
+
+static inline void nmw__credit_realloc(nmw_shard_t *sh, uint32_t slot, nmw_tag_t tag,
+                                       uint64_t old_size, uint64_t new_size) {
+  nmw_slot_ctr_t *c = nmw__slot_ctr(sh, slot);
+  if (NMW_LIKELY(c != NULL)) {
+    NMW_ADD(c->reallocs, 1);
+    if (new_size > old_size)
+      NMW_ADD(c->bytes_in, (int64_t)(new_size - old_size));
+    else
+      NMW_ADD(c->bytes_out, (int64_t)(old_size - new_size));
+  }
+  nmw__pend(sh, tag, (int64_t)new_size - (int64_t)old_size, 0);
+}
+
+/* The current bytes/blocks of a tag (tag < NMW_TAG_MAX) or, with tag ==
+ * NMW_ANY_TAG, of everything: folded + every shard's unfolded part. */
+NMW_HIDDEN void nmw__current(nmw_tag_t tag, int64_t *bytes, int64_t *blocks);
+
+/* ---- slots.c ---- */
+NMW_HIDDEN uint32_t nmw__slot_lookup_slow(nmw_site_t *site, nmw_tag_t tag);
+
+/* The counter slot of (site, tag). The site record caches its last slot. */
+static inline uint32_t nmw__slot_for(nmw_site_t *site, nmw_tag_t tag) {
+  if (site == NULL) return tag;
+  uint64_t cached = __atomic_load_n(&site->impl, __ATOMIC_ACQUIRE);
+  if (NMW_LIKELY((cached >> 32) == (uint64_t)tag + 1)) return (uint32_t)cached;
+  return nmw__slot_lookup_slow(site, tag);
+}
+
+/* The site and tag of a slot (site NULL for the "no site" slots). */
+NMW_HIDDEN void nmw__slot_info(uint32_t slot, nmw_site_t **site, nmw_tag_t *tag);
+/* One past the highest slot id in use. */
+NMW_HIDDEN uint32_t nmw__slot_end(void);
+
+/* Sums every shard's counters for slots [0, nslots) into out (zeroed by caller). */
+typedef struct nmw_slot_sum {
+  int64_t allocs, frees, reallocs, bytes_in, bytes_out;
+} nmw_slot_sum_t;
+NMW_HIDDEN void nmw__sum_slots(nmw_slot_sum_t *out, uint32_t nslots);
+
+/* ---- misuse.c ---- */
+/* site: where the misuse was detected (may be NULL); ptr and detail for the message. */
+NMW_HIDDEN void nmw__misuse(nmw_misuse_kind_t kind, nmw_site_t *site, const char *detail);
+
+#endif /* NMW_INTERNAL_H */

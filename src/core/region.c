@@ -1,0 +1,118 @@
+/*
+ * region.c: peaks of the total and of regions, and peak resets.
+ *
+ * Every region watches the total from the moment it begins. The watermark is the
+ * lowest peak anyone watches; a shard folds its unfolded total only when its view
+ * of the current total goes above the watermark, so in steady state (allocations
+ * balanced by frees below every peak) no shard touches shared memory.
+ */
+#include "internal.h"
+
+#include <stdlib.h>
+
+typedef struct region_watch {
+  bool open;
+  int64_t peak_bytes, peak_blocks;
+} region_watch_t;
+
+static region_watch_t watches[NMW_REGION_MAX]; /* under peak_lock */
+
+static void recompute_watermark_locked(void) {
+  int64_t wb = atomic_load(&nmw__total.peak_bytes), wk = atomic_load(&nmw__total.peak_blocks);
+  for (int i = 0; i < NMW_REGION_MAX; i++) {
+    if (!watches[i].open) continue;
+    if (watches[i].peak_bytes < wb) wb = watches[i].peak_bytes;
+    if (watches[i].peak_blocks < wk) wk = watches[i].peak_blocks;
+  }
+  atomic_store(&nmw__total.watermark_bytes, wb);
+  atomic_store(&nmw__total.watermark_blocks, wk);
+}
+
+NMW_HIDDEN void nmw__raise_peaks_locked(int64_t bytes, int64_t blocks);
+void nmw__raise_peaks_locked(int64_t bytes, int64_t blocks) {
+  if (bytes > atomic_load(&nmw__total.peak_bytes)) atomic_store(&nmw__total.peak_bytes, bytes);
+  if (blocks > atomic_load(&nmw__total.peak_blocks)) atomic_store(&nmw__total.peak_blocks, blocks);
+  for (int i = 0; i < NMW_REGION_MAX; i++) {
+    if (!watches[i].open) continue;
+    if (bytes > watches[i].peak_bytes) watches[i].peak_bytes = bytes;
+    if (blocks > watches[i].peak_blocks) watches[i].peak_blocks = blocks;
+  }
+  recompute_watermark_locked();
+}
+
+static void totals(uint64_t *allocs, uint64_t *bytes_allocated) {
+  nmw_counters_t c;
+  nmw_core_total_counters(&c);
+  *allocs = c.allocs;
+  *bytes_allocated = c.bytes_allocated;
+}
+
+int nmw_core_region_begin(nmw_region_t *r) {
+  nmw__init();
+  r->slot = -1;
+  totals(&r->start_allocs, &r->start_bytes_allocated);
+  uv_mutex_lock(&nmw__g.peak_lock);
+  int slot = -1;
+  for (int i = 0; i < NMW_REGION_MAX && slot < 0; i++)
+    if (!watches[i].open) slot = i;
+  if (slot < 0) {
+    uv_mutex_unlock(&nmw__g.peak_lock);
+    return NMW_ENOSPC;
+  }
+  nmw__current(NMW_ANY_TAG, &r->start_curr_bytes, &r->start_curr_blocks);
+  watches[slot] = (region_watch_t){true, r->start_curr_bytes, r->start_curr_blocks};
+  recompute_watermark_locked();
+  uv_mutex_unlock(&nmw__g.peak_lock);
+  r->slot = slot;
+  return NMW_OK;
+}
+
+int nmw_core_region_delta(const nmw_region_t *r, nmw_region_delta_t *out) {
+  if (r->slot < 0 || r->slot >= NMW_REGION_MAX) return NMW_EINVAL;
+  uint64_t allocs, bytes_allocated;
+  totals(&allocs, &bytes_allocated);
+  int64_t curr_bytes, curr_blocks;
+  uv_mutex_lock(&nmw__g.peak_lock);
+  nmw__current(NMW_ANY_TAG, &curr_bytes, &curr_blocks);
+  int64_t peak_bytes = watches[r->slot].peak_bytes, peak_blocks = watches[r->slot].peak_blocks;
+  uv_mutex_unlock(&nmw__g.peak_lock);
+  out->total_blocks = allocs - r->start_allocs;
+  out->total_bytes = bytes_allocated - r->start_bytes_allocated;
+  out->curr_bytes = curr_bytes - r->start_curr_bytes;
+  out->curr_blocks = curr_blocks - r->start_curr_blocks;
+  out->max_bytes = peak_bytes - r->start_curr_bytes;
+  out->max_blocks = peak_blocks - r->start_curr_blocks;
+  /* Under concurrency an unfolded shard can hold the current above the peak seen. */
+  if (out->curr_bytes > out->max_bytes) out->max_bytes = out->curr_bytes;
+  if (out->curr_blocks > out->max_blocks) out->max_blocks = out->curr_blocks;
+  return NMW_OK;
+}
+
+void nmw_core_region_end(nmw_region_t *r) {
+  if (r->slot < 0 || r->slot >= NMW_REGION_MAX) return;
+  uv_mutex_lock(&nmw__g.peak_lock);
+  watches[r->slot].open = false;
+  recompute_watermark_locked();
+  uv_mutex_unlock(&nmw__g.peak_lock);
+  r->slot = -1;
+}
+
+void nmw_core_reset_peak(nmw_tag_t tag) {
+  nmw__init();
+  int64_t bytes, blocks;
+  uint32_t count = nmw_core_tag_count();
+  if (tag != NMW_ANY_TAG) {
+    if (tag >= count) return;
+    nmw__current(tag, &bytes, &blocks);
+    atomic_store(&nmw__tags[tag].peak_bytes, bytes);
+    atomic_store(&nmw__tags[tag].peak_blocks, blocks);
+    return;
+  }
+  for (nmw_tag_t t = 0; t < count; t++) nmw_core_reset_peak(t);
+  uv_mutex_lock(&nmw__g.peak_lock);
+  nmw__current(NMW_ANY_TAG, &bytes, &blocks);
+  atomic_store(&nmw__total.peak_bytes, bytes);
+  atomic_store(&nmw__total.peak_blocks, blocks);
+  recompute_watermark_locked();
+  uv_mutex_unlock(&nmw__g.peak_lock);
+}
