@@ -120,8 +120,18 @@ static bool limit_admits(nmw_tag_t tag, uint64_t growth) {
   return false;
 }
 
+/* Who owns the external bytes of a block: the calling JS thread's environment, or
+ * the one an _env variant named. */
+#define OWNER_OF_THREAD UINT32_MAX
+
+static inline nmw_owner_t resolve_owner(nmw_owner_t hint) {
+  nmw_owner_t owner = hint == OWNER_OF_THREAD ? nmw__tls_owner : hint;
+  return nmw__owner_live(owner) ? owner : 0;
+}
+
 /* Makes a block of size bytes aligned to alignment (16 or more) and credits it. */
-static void *alloc_block(size_t alignment, size_t size, bool zero, nmw_tag_t tag, nmw_site_t *site) {
+static void *alloc_block(size_t alignment, size_t size, bool zero, nmw_tag_t tag, nmw_site_t *site,
+                         nmw_owner_t owner_hint) {
   nmw_shard_t *sh = nmw__shard();
   tag = checked_tag(tag, site);
   size_t pad = alignment > 16 ? alignment : 0;
@@ -130,7 +140,8 @@ static void *alloc_block(size_t alignment, size_t size, bool zero, nmw_tag_t tag
     return NULL;
   }
   size_t total = NMW_OVERHEAD + size + pad;
-  bool limited = atomic_load_explicit(&nmw__tags[tag].flags, memory_order_relaxed) & NMW_TAGF_LIMITED;
+  unsigned tag_flags = atomic_load_explicit(&nmw__tags[tag].flags, memory_order_relaxed);
+  bool limited = tag_flags & NMW_TAGF_LIMITED;
   if (NMW_UNLIKELY(limited)) {
     uv_mutex_lock(&nmw__g.limit_lock);
     if (!limit_admits(tag, size)) {
@@ -157,40 +168,84 @@ static void *alloc_block(size_t alignment, size_t size, bool zero, nmw_tag_t tag
     write_canary(h, user);
     if (pad) atomic_fetch_add_explicit(&nmw__g.padding_bytes, (int64_t)pad, memory_order_relaxed);
     nmw__credit_alloc(sh, slot, tag, size);
+    if (tag_flags & NMW_TAG_EXTERNAL) {
+      h->owner = resolve_owner(owner_hint);
+      h->flags |= NMW_BLOCK_EXTERNAL;
+    }
   }
   if (NMW_UNLIKELY(limited)) uv_mutex_unlock(&nmw__g.limit_lock);
+  /* After the limit lock: crediting may report to V8 at once, which can run a GC
+   * and finalizers that allocate again. */
+  if (user && (tag_flags & NMW_TAG_EXTERNAL))
+    nmw__ext_credit(sh, header(user)->owner, NMW_TAGF_EXT_INDEX(tag_flags), (int64_t)size);
   return user;
 }
 
-void *nmw_core_malloc(size_t size, nmw_tag_t tag, nmw_site_t *site) {
-  return alloc_block(16, size, false, tag, site);
+static nmw_owner_t owner_of(const void *env) {
+  return env ? nmw_core_owner_of_env(env) : OWNER_OF_THREAD;
 }
 
-void *nmw_core_calloc(size_t count, size_t size, nmw_tag_t tag, nmw_site_t *site) {
+static void *calloc_block(size_t count, size_t size, nmw_tag_t tag, nmw_site_t *site,
+                          nmw_owner_t owner) {
   if (size != 0 && count > SIZE_MAX / size) {
     errno = ENOMEM;
     return NULL;
   }
-  return alloc_block(16, count * size, true, tag, site);
+  return alloc_block(16, count * size, true, tag, site, owner);
 }
 
-char *nmw_core_strdup(const char *s, nmw_tag_t tag, nmw_site_t *site) {
+static char *strdup_block(const char *s, nmw_tag_t tag, nmw_site_t *site, nmw_owner_t owner) {
   if (s == NULL) {
     errno = EINVAL;
     return NULL;
   }
   size_t n = strlen(s) + 1;
-  char *copy = alloc_block(16, n, false, tag, site);
+  char *copy = alloc_block(16, n, false, tag, site, owner);
   if (copy) memcpy(copy, s, n);
   return copy;
 }
 
-void *nmw_core_aligned_alloc(size_t alignment, size_t size, nmw_tag_t tag, nmw_site_t *site) {
+static void *aligned_block(size_t alignment, size_t size, nmw_tag_t tag, nmw_site_t *site,
+                           nmw_owner_t owner) {
   if (alignment == 0 || (alignment & (alignment - 1)) != 0 || alignment > NMW_ALIGN_MAX) {
     errno = EINVAL;
     return NULL;
   }
-  return alloc_block(alignment < 16 ? 16 : alignment, size, false, tag, site);
+  return alloc_block(alignment < 16 ? 16 : alignment, size, false, tag, site, owner);
+}
+
+void *nmw_core_malloc(size_t size, nmw_tag_t tag, nmw_site_t *site) {
+  return alloc_block(16, size, false, tag, site, OWNER_OF_THREAD);
+}
+
+void *nmw_core_calloc(size_t count, size_t size, nmw_tag_t tag, nmw_site_t *site) {
+  return calloc_block(count, size, tag, site, OWNER_OF_THREAD);
+}
+
+char *nmw_core_strdup(const char *s, nmw_tag_t tag, nmw_site_t *site) {
+  return strdup_block(s, tag, site, OWNER_OF_THREAD);
+}
+
+void *nmw_core_aligned_alloc(size_t alignment, size_t size, nmw_tag_t tag, nmw_site_t *site) {
+  return aligned_block(alignment, size, tag, site, OWNER_OF_THREAD);
+}
+
+void *nmw_core_malloc_env(size_t size, nmw_tag_t tag, const void *env, nmw_site_t *site) {
+  return alloc_block(16, size, false, tag, site, owner_of(env));
+}
+
+void *nmw_core_calloc_env(size_t count, size_t size, nmw_tag_t tag, const void *env,
+                          nmw_site_t *site) {
+  return calloc_block(count, size, tag, site, owner_of(env));
+}
+
+char *nmw_core_strdup_env(const char *s, nmw_tag_t tag, const void *env, nmw_site_t *site) {
+  return strdup_block(s, tag, site, owner_of(env));
+}
+
+void *nmw_core_aligned_alloc_env(size_t alignment, size_t size, nmw_tag_t tag, const void *env,
+                                 nmw_site_t *site) {
+  return aligned_block(alignment, size, tag, site, owner_of(env));
 }
 
 void nmw_core_free(void *ptr, nmw_tag_t tag, nmw_site_t *site) {
@@ -207,7 +262,11 @@ void nmw_core_free(void *ptr, nmw_tag_t tag, nmw_site_t *site) {
   nmw_block_header_t *h = header(ptr);
   if (NMW_UNLIKELY(tag != NMW_ANY_TAG && tag != h->tag)) check_tag_matches(h, tag, "free", site);
   check_canary(h, ptr);
-  nmw__credit_free(nmw__shard(), h->slot, h->tag, h->size);
+  nmw_shard_t *sh = nmw__shard();
+  nmw__credit_free(sh, h->slot, h->tag, h->size);
+  if (NMW_UNLIKELY(h->flags & NMW_BLOCK_EXTERNAL))
+    nmw__ext_credit(sh, h->owner, NMW_TAGF_EXT_INDEX(atomic_load(&nmw__tags[h->tag].flags)),
+                    -(int64_t)h->size);
   if (NMW_UNLIKELY(h->flags & NMW_BLOCK_ALIGNED))
     atomic_fetch_sub_explicit(&nmw__g.padding_bytes, (int64_t)padding_of(h), memory_order_relaxed);
   h->check = NMW__MIX(ptr) ^ NMW_MAGIC_DEAD;
@@ -281,7 +340,19 @@ void *nmw_core_realloc(void *ptr, size_t size, nmw_tag_t tag, nmw_site_t *site) 
     h->size = size;
     h->check = NMW__MIX(user) ^ NMW_MAGIC_LIVE;
     write_canary(h, user);
-    nmw__credit_realloc(nmw__shard(), slot, btag, old_size, size);
+    nmw_shard_t *sh = nmw__shard();
+    nmw__credit_realloc(sh, slot, btag, old_size, size);
+    if (h->flags & NMW_BLOCK_EXTERNAL) {
+      unsigned ei = NMW_TAGF_EXT_INDEX(atomic_load(&nmw__tags[btag].flags));
+      if (h->owner != 0 && !nmw__owner_live(h->owner)) {
+        /* Its environment is gone: the old bytes die with it, the block is re-homed. */
+        nmw__ext_credit(sh, h->owner, ei, -(int64_t)old_size);
+        h->owner = resolve_owner(OWNER_OF_THREAD);
+        nmw__ext_credit(sh, h->owner, ei, (int64_t)size);
+      } else {
+        nmw__ext_credit(sh, h->owner, ei, (int64_t)size - (int64_t)old_size);
+      }
+    }
   }
   if (limited) uv_mutex_unlock(&nmw__g.limit_lock);
   return user;

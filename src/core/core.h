@@ -119,6 +119,8 @@ typedef enum nmw_misuse_kind {
   NMW_MISUSE_BAD_TAG,          /* an unregistered tag id; the block goes to "untagged" */
   NMW_MISUSE_UNTRACK_UNKNOWN,  /* untrack of a pointer that is not tracked */
   NMW_MISUSE_TRACK_TWICE,      /* track of a pointer that is already tracked */
+  NMW_MISUSE_EXTERNAL_BELOW_ZERO, /* an explicit external adjustment went below zero */
+  NMW_MISUSE_DOUBLE_REPORTED,  /* external-tagged memory handed to V8 as an external buffer */
   NMW_MISUSE_KIND_COUNT
 } nmw_misuse_kind_t;
 
@@ -149,5 +151,101 @@ void nmw_core_overhead(nmw_overhead_t *out);
 
 /* Number of per-thread shards ever created (they are recycled, never freed). */
 uint32_t nmw_core_shard_count(void);
+
+
+/* ---- environments ("owners") (owner.c) ----
+ * An owner is one Node environment (the main thread or a worker), identified by
+ * the addon when it loads there. Ids carry a generation, so a slot can be reused
+ * by a later environment and stale ids are recognised. Id 0 means "no owner". */
+typedef uint32_t nmw_owner_t;
+#define NMW_OWNER_MAX 256 /* slots; slot 0 is "unattributed" */
+
+typedef struct nmw_owner_hooks {
+  /* Any thread: ask the owner's JS thread to flush soon (e.g. uv_async_send). Called
+   * under the owner's lock, so it cannot race with the owner's teardown. */
+  void (*wake)(void *data);
+  /* The owner's JS thread: flush now (report to V8). May re-enter the allocator. */
+  void (*flush)(void *data);
+  void *data;
+} nmw_owner_hooks_t;
+
+typedef enum nmw_owner_state { NMW_OWNER_FREE = 0, NMW_OWNER_LIVE, NMW_OWNER_TORN_DOWN } nmw_owner_state_t;
+
+/* On the environment's JS thread. Binds the calling thread to the owner. */
+int nmw_core_owner_open(const nmw_owner_hooks_t *hooks, nmw_owner_t *out);
+/* On the JS thread at environment teardown: stops reporting, drops and counts what
+ * was pending, records what was still reported. The slot is reused later. */
+void nmw_core_owner_teardown(nmw_owner_t owner);
+/* Maps a napi_env (used only as a key) to an owner: any thread may then name the
+ * owner by that env. */
+int nmw_core_owner_map_env(const void *env, nmw_owner_t owner);
+nmw_owner_t nmw_core_owner_of_env(const void *env); /* 0 when unknown or torn down */
+nmw_owner_t nmw_core_owner_current(void);           /* the calling JS thread's owner, or 0 */
+nmw_owner_state_t nmw_core_owner_state(nmw_owner_t owner); /* FREE for a stale id */
+bool nmw_core_owner_on_own_thread(nmw_owner_t owner);
+/* The owner's audit hooks for finalizers (finalizers.c) live beside it. */
+
+/* ---- external memory (external.c) ----
+ * Bytes of tags flagged NMW_TAG_EXTERNAL are owed to V8 by the owner of each block
+ * (the environment whose JS thread allocated it, or the env an _env variant named).
+ * Deltas accumulate per thread and are reported on the owner's JS thread. */
+#define NMW_EXT_TAG_MAX 64 /* tags that can be external at once */
+#define NMW_EXT_DEFAULT_THRESHOLD (1024 * 1024)
+
+void *nmw_core_malloc_env(size_t size, nmw_tag_t tag, const void *env, nmw_site_t *site);
+void *nmw_core_calloc_env(size_t count, size_t size, nmw_tag_t tag, const void *env, nmw_site_t *site);
+void *nmw_core_aligned_alloc_env(size_t alignment, size_t size, nmw_tag_t tag, const void *env,
+                                 nmw_site_t *site);
+char *nmw_core_strdup_env(const char *s, nmw_tag_t tag, const void *env, nmw_site_t *site);
+/* Memory the tracker did not allocate: add delta (may be negative) to what the
+ * env's owner (NULL env: the calling JS thread's) owes V8 under an external tag.
+ * A change that would take the tag's explicit amount below zero is clamped at zero,
+ * counted, and reported as misuse. NMW_EINVAL for a tag that is not external. */
+int nmw_core_external_adjust(const void *env, nmw_tag_t tag, int64_t delta, nmw_site_t *site);
+
+void nmw_core_external_set_threshold(int64_t bytes); /* >= 1 */
+int64_t nmw_core_external_threshold(void);
+
+/* Reports the owner's pending change to V8 through adjust (JS thread only). adjust
+ * returns 0 on success. Returns the delta reported (0 when nothing was pending). */
+typedef int (*nmw_adjust_fn)(void *ctx, int64_t delta);
+int64_t nmw_core_external_flush(nmw_owner_t owner, nmw_adjust_fn adjust, void *ctx);
+
+typedef struct nmw_ext_tag_audit {
+  nmw_tag_t tag;
+  int64_t owed;          /* tracked blocks + explicit adjustments */
+  int64_t explicit_owed; /* the explicit part */
+  int64_t reported;      /* reported to V8 at the last flush */
+  int64_t pending;       /* owed - reported */
+  uint64_t explicit_calls, below_zero;
+} nmw_ext_tag_audit_t;
+
+typedef struct nmw_owner_audit {
+  nmw_owner_t id;
+  nmw_owner_state_t state;
+  int64_t owed, reported, pending;
+  uint64_t adjust_calls;     /* napi_adjust_external_memory calls made */
+  uint64_t off_thread_calls; /* flushes refused because not on the JS thread (must be 0) */
+  uint64_t flushes;
+  size_t ntags;
+  nmw_ext_tag_audit_t tags[NMW_EXT_TAG_MAX];
+} nmw_owner_audit_t;
+
+int nmw_core_owner_audit(nmw_owner_t owner, nmw_owner_audit_t *out);
+/* Ids of the live owners; returns the count. */
+size_t nmw_core_owner_list(nmw_owner_t *out, size_t cap);
+
+typedef struct nmw_ext_global {
+  int64_t threshold;
+  uint32_t owners_live, owner_slots_used, owner_slots; /* slots used: ever opened, max NMW_OWNER_MAX-1 */
+  int64_t unattributed_bytes;                           /* external bytes with no owner */
+  uint64_t envs_torn_down;
+  int64_t teardown_reported_bytes; /* still reported to V8 when their env went away */
+  int64_t teardown_dropped_bytes;  /* pending (never reported) when their env went away */
+  int64_t freed_after_teardown_bytes;
+  uint64_t freed_after_teardown_blocks;
+  uint64_t double_reported; /* external-tagged blocks handed to V8 as external buffers */
+} nmw_ext_global_t;
+void nmw_core_external_global(nmw_ext_global_t *out);
 
 #endif /* NMW_CORE_H */

@@ -50,6 +50,7 @@
 
 /* Header flags. */
 #define NMW_BLOCK_ALIGNED 0x1u
+#define NMW_BLOCK_EXTERNAL 0x2u /* counted as external for header->owner */
 
 /* Relaxed load + store of a counter that only its owning thread writes. */
 #define NMW_ADD(field, delta)                                                          \
@@ -67,8 +68,17 @@ typedef struct nmw_pend {
   _Atomic int64_t bytes, blocks;
 } nmw_pend_t;
 
+/* External bytes one shard credited to one owner, per external tag index. Only
+ * the shard's thread writes; the owner's JS thread sums them at flush. */
+typedef struct nmw_ext_ctr {
+  _Atomic int64_t owed[NMW_EXT_TAG_MAX];
+  _Atomic int64_t total;
+  int64_t notified; /* total when this shard last woke the owner (its thread only) */
+} nmw_ext_ctr_t;
+
 typedef struct nmw_shard {
   _Atomic(nmw_slot_ctr_t *) slot_pages[NMW_SLOT_PAGES];
+  _Atomic(nmw_ext_ctr_t *) ext_pages[NMW_OWNER_MAX];
   _Atomic(nmw_pend_t *) tag_pages[NMW_TAG_PAGES];
   nmw_pend_t total;
   struct nmw_shard *next_all; /* set before publication, then immutable */
@@ -78,6 +88,9 @@ typedef struct nmw_shard {
 /* ---- tags ---- */
 #define NMW_TAGF_PUBLIC_MASK NMW_TAG_EXTERNAL
 #define NMW_TAGF_LIMITED 0x100u
+#define NMW_TAGF_HAS_EXT_INDEX 0x200u /* the index below is assigned (kept for good) */
+#define NMW_TAGF_EXT_INDEX_SHIFT 16 /* bits 16..23: the tag's external index */
+#define NMW_TAGF_EXT_INDEX(flags) (((flags) >> NMW_TAGF_EXT_INDEX_SHIFT) & 0xffu)
 
 typedef struct NMW_ALIGNED(NMW_CACHE_LINE) nmw_tag_state {
   /* Read by every allocation of the tag. */
@@ -242,6 +255,47 @@ typedef struct nmw_slot_sum {
   int64_t allocs, frees, reallocs, bytes_in, bytes_out;
 } nmw_slot_sum_t;
 NMW_HIDDEN void nmw__sum_slots(nmw_slot_sum_t *out, uint32_t nslots);
+
+/* ---- owner.c ---- */
+#define NMW_OWNER_INDEX(id) ((id) & 0xffu)
+
+typedef struct nmw_owner_slot {
+  _Atomic uint32_t id;    /* current id (generation << 8 | index); 0 while never used */
+  _Atomic int state;      /* nmw_owner_state_t */
+  uint32_t generation;    /* under owners lock */
+  uint64_t torn_down_at;  /* order of teardown, for reuse of the oldest */
+  uv_mutex_t lock;        /* hooks vs teardown; explicit amounts */
+  nmw_owner_hooks_t hooks;
+  uv_thread_t thread;     /* the JS thread */
+  bool flushing;          /* JS thread only */
+  int64_t base[NMW_EXT_TAG_MAX];      /* shard sums left by earlier owners of the slot */
+  int64_t explicit_owed[NMW_EXT_TAG_MAX];
+  uint64_t explicit_calls[NMW_EXT_TAG_MAX];
+  uint64_t below_zero[NMW_EXT_TAG_MAX];
+  int64_t reported[NMW_EXT_TAG_MAX];  /* JS thread only */
+  int64_t reported_total;
+  _Atomic uint64_t adjust_calls, off_thread_calls, flushes;
+} nmw_owner_slot_t;
+
+NMW_HIDDEN extern nmw_owner_slot_t nmw__owners[NMW_OWNER_MAX];
+NMW_HIDDEN extern _Thread_local nmw_owner_t nmw__tls_owner;
+
+/* True when id names the slot's current, live owner. */
+static inline bool nmw__owner_live(nmw_owner_t id) {
+  nmw_owner_slot_t *o = &nmw__owners[NMW_OWNER_INDEX(id)];
+  return id != 0 && atomic_load_explicit(&o->id, memory_order_acquire) == id &&
+         atomic_load_explicit(&o->state, memory_order_acquire) == NMW_OWNER_LIVE;
+}
+
+/* Tells the owner its pending amount moved by a threshold. */
+NMW_HIDDEN void nmw__owner_wake(nmw_owner_t id, bool growing);
+
+/* ---- external.c ---- */
+/* Credits delta external bytes of the tag with external index ei to owner id. */
+NMW_HIDDEN void nmw__ext_credit(nmw_shard_t *sh, nmw_owner_t id, unsigned ei, int64_t delta);
+/* Sums the shards' external counters of an owner slot index into owed[NMW_EXT_TAG_MAX]. */
+NMW_HIDDEN void nmw__ext_sum(uint32_t index, int64_t *owed);
+NMW_HIDDEN extern _Atomic int64_t nmw__ext_threshold;
 
 /* ---- misuse.c ---- */
 /* site: where the misuse was detected (may be NULL); ptr and detail for the message. */

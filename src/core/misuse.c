@@ -21,7 +21,8 @@ typedef struct misuse_row {
 
 static const char *const kind_names[NMW_MISUSE_KIND_COUNT] = {
     "double_free", "foreign_free", "overrun", "tag_mismatch",
-    "bad_tag",     "untrack_unknown", "track_twice",
+    "bad_tag",     "untrack_unknown", "track_twice", "external_below_zero",
+    "double_reported",
 };
 
 static _Atomic uint64_t totals[NMW_MISUSE_KIND_COUNT];

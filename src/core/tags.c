@@ -9,6 +9,24 @@ nmw_globals_t nmw__g = {.once = UV_ONCE_INIT};
 nmw_tag_state_t nmw__tags[NMW_TAG_MAX];
 nmw_total_state_t nmw__total;
 
+static uint32_t ext_indices_used; /* under tag_lock */
+
+/* External tags get a permanent index into the per-owner counters the first time
+ * they are made external. Returns the flags to store, or 0 with *rc set when all
+ * NMW_EXT_TAG_MAX indices are taken. Called with tag_lock held. */
+static unsigned with_ext_index(unsigned old, unsigned flags, int *rc) {
+  unsigned merged = (old & ~NMW_TAGF_PUBLIC_MASK) | flags;
+  if ((flags & NMW_TAG_EXTERNAL) && !(old & NMW_TAGF_HAS_EXT_INDEX)) {
+    if (ext_indices_used >= NMW_EXT_TAG_MAX) {
+      *rc = NMW_ENOSPC;
+      return 0;
+    }
+    merged |= NMW_TAGF_HAS_EXT_INDEX | (ext_indices_used++ << NMW_TAGF_EXT_INDEX_SHIFT);
+  }
+  *rc = NMW_OK;
+  return merged;
+}
+
 static void init_tag(nmw_tag_t id, const char *name, unsigned flags) {
   nmw_tag_state_t *t = &nmw__tags[id];
   /* No allocation has seen the tag yet, so peaks start at zero. */
@@ -78,7 +96,13 @@ int nmw_core_tag_register(const char *name, unsigned flags, nmw_tag_t *out) {
       uv_mutex_unlock(&nmw__g.tag_lock);
       return NMW_ENOSPC;
     }
-    init_tag(id, name, flags);
+    int ext_rc;
+    unsigned stored = with_ext_index(0, flags, &ext_rc);
+    if (ext_rc != NMW_OK) {
+      uv_mutex_unlock(&nmw__g.tag_lock);
+      return ext_rc;
+    }
+    init_tag(id, name, stored);
     /* Publish: allocations check ids against the count. */
     atomic_store_explicit(&nmw__g.tag_count, id + 1, memory_order_release);
     rc = NMW_OK;
@@ -117,10 +141,11 @@ uint64_t nmw_core_tag_limit(nmw_tag_t tag) {
 int nmw_core_tag_set_flags(nmw_tag_t tag, unsigned flags) {
   if (!valid_id(tag) || (flags & ~NMW_TAGF_PUBLIC_MASK) != 0) return NMW_EINVAL;
   uv_mutex_lock(&nmw__g.tag_lock);
-  unsigned old = atomic_load(&nmw__tags[tag].flags);
-  atomic_store(&nmw__tags[tag].flags, (old & ~NMW_TAGF_PUBLIC_MASK) | flags);
+  int rc;
+  unsigned stored = with_ext_index(atomic_load(&nmw__tags[tag].flags), flags, &rc);
+  if (rc == NMW_OK) atomic_store(&nmw__tags[tag].flags, stored);
   uv_mutex_unlock(&nmw__g.tag_lock);
-  return NMW_OK;
+  return rc;
 }
 
 int nmw_core_tag_set_limit(nmw_tag_t tag, uint64_t limit_bytes) {
