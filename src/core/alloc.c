@@ -336,25 +336,26 @@ void *nmw_core_realloc(void *ptr, size_t size, nmw_tag_t tag, nmw_site_t *site) 
       h->offset = (uint32_t)(u - (uintptr_t)raw);
     }
   }
+  nmw_shard_t *sh = nmw__shard();
   if (user) {
     h->size = size;
     h->check = NMW__MIX(user) ^ NMW_MAGIC_LIVE;
     write_canary(h, user);
-    nmw_shard_t *sh = nmw__shard();
     nmw__credit_realloc(sh, slot, btag, old_size, size);
-    if (h->flags & NMW_BLOCK_EXTERNAL) {
-      unsigned ei = NMW_TAGF_EXT_INDEX(atomic_load(&nmw__tags[btag].flags));
-      if (h->owner != 0 && !nmw__owner_live(h->owner)) {
-        /* Its environment is gone: the old bytes die with it, the block is re-homed. */
-        nmw__ext_credit(sh, h->owner, ei, -(int64_t)old_size);
-        h->owner = resolve_owner(OWNER_OF_THREAD);
-        nmw__ext_credit(sh, h->owner, ei, (int64_t)size);
-      } else {
-        nmw__ext_credit(sh, h->owner, ei, (int64_t)size - (int64_t)old_size);
-      }
-    }
   }
   if (limited) uv_mutex_unlock(&nmw__g.limit_lock);
+  if (user && (h->flags & NMW_BLOCK_EXTERNAL)) {
+    /* After the limit lock, as in alloc_block: this may report to V8 at once. */
+    unsigned ei = NMW_TAGF_EXT_INDEX(atomic_load(&nmw__tags[btag].flags));
+    if (h->owner != 0 && !nmw__owner_live(h->owner)) {
+      /* Its environment is gone: the old bytes die with it, the block is re-homed. */
+      nmw__ext_credit(sh, h->owner, ei, -(int64_t)old_size);
+      h->owner = resolve_owner(OWNER_OF_THREAD);
+      nmw__ext_credit(sh, h->owner, ei, (int64_t)size);
+    } else {
+      nmw__ext_credit(sh, h->owner, ei, (int64_t)size - (int64_t)old_size);
+    }
+  }
   return user;
 }
 
