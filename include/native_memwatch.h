@@ -116,6 +116,16 @@ typedef struct nmw_api {
   int (*track)(void *ptr, size_t size, nmw_tag_t tag, nmw_site_t *site);
   int (*untrack)(void *ptr, nmw_site_t *site);
   size_t (*block_size)(const void *ptr);
+  /* External memory. env is a napi_env, used only as a key off its JS thread. */
+  int (*env_attach)(void *env); /* JS thread: nmw_import() calls it */
+  void *(*malloc_env)(size_t size, nmw_tag_t tag, const void *env, nmw_site_t *site);
+  void *(*calloc_env)(size_t count, size_t size, nmw_tag_t tag, const void *env,
+                      nmw_site_t *site);
+  void *(*aligned_alloc_env)(size_t alignment, size_t size, nmw_tag_t tag, const void *env,
+                             nmw_site_t *site);
+  char *(*strdup_env)(const char *s, nmw_tag_t tag, const void *env, nmw_site_t *site);
+  int (*external_adjust)(const void *env, nmw_tag_t tag, int64_t delta, nmw_site_t *site);
+  int (*tag_set_external)(nmw_tag_t tag, int external);
   /* Appended members of later versions follow. */
 } nmw_api_t;
 
@@ -262,6 +272,59 @@ static inline int nmw_untrack_at(void *ptr, nmw_site_t *site) {
   return api ? api->untrack(ptr, site) : NMW_ENOTLOADED;
 }
 
+/* ---- external memory: blocks owned by an environment ----
+ * A block of an external tag allocated on a JS thread belongs to that thread's
+ * environment; its bytes are reported to V8 there (batched) until it is freed,
+ * from any thread. Threads without an environment (the libuv pool) name the owner
+ * with the _env variants; the env is only used as a key there, never called. */
+
+static inline void *nmw_malloc_env_at(size_t size, nmw_tag_t tag, const void *env,
+                                      nmw_site_t *site) {
+  const nmw_api_t *api = nmw_api();
+  return api ? api->malloc_env(size, tag, env, site) : nmw__plain_alloc(0, size, 0);
+}
+
+static inline void *nmw_calloc_env_at(size_t count, size_t size, nmw_tag_t tag, const void *env,
+                                      nmw_site_t *site) {
+  const nmw_api_t *api = nmw_api();
+  if (api) return api->calloc_env(count, size, tag, env, site);
+  if (size != 0 && count > SIZE_MAX / size) return 0;
+  return nmw__plain_alloc(0, count * size, 1);
+}
+
+static inline void *nmw_aligned_alloc_env_at(size_t alignment, size_t size, nmw_tag_t tag,
+                                             const void *env, nmw_site_t *site) {
+  const nmw_api_t *api = nmw_api();
+  if (api) return api->aligned_alloc_env(alignment, size, tag, env, site);
+  return nmw_aligned_alloc_at(alignment, size, tag, site);
+}
+
+static inline char *nmw_strdup_env_at(const char *s, nmw_tag_t tag, const void *env,
+                                      nmw_site_t *site) {
+  const nmw_api_t *api = nmw_api();
+  return api ? api->strdup_env(s, tag, env, site) : nmw_strdup_at(s, tag, site);
+}
+
+/* For memory the tracker did not allocate (a third-party library's buffers):
+ * adds delta bytes (negative to give back) to what env's environment owes V8
+ * under an external tag (env NULL: the calling JS thread's). Audited per tag: a
+ * change that would go below zero is clamped at zero, counted and reported.
+ * Returns NMW_OK, NMW_EINVAL for a tag that is not external, NMW_ENOTLOADED. */
+static inline int nmw_external_adjust_at(const void *env, nmw_tag_t tag, int64_t delta,
+                                         nmw_site_t *site) {
+  const nmw_api_t *api = nmw_api();
+  return api ? api->external_adjust(env, tag, delta, site) : NMW_ENOTLOADED;
+}
+
+#define nmw_malloc_env(size, tag, env) nmw_malloc_env_at((size), (tag), (env), NMW_SITE())
+#define nmw_calloc_env(count, size, tag, env) \
+  nmw_calloc_env_at((count), (size), (tag), (env), NMW_SITE())
+#define nmw_aligned_alloc_env(alignment, size, tag, env) \
+  nmw_aligned_alloc_env_at((alignment), (size), (tag), (env), NMW_SITE())
+#define nmw_strdup_env(s, tag, env) nmw_strdup_env_at((s), (tag), (env), NMW_SITE())
+#define nmw_external_adjust(env, tag, delta) \
+  nmw_external_adjust_at((env), (tag), (delta), NMW_SITE())
+
 #define nmw_malloc(size, tag) nmw_malloc_at((size), (tag), NMW_SITE())
 #define nmw_calloc(count, size, tag) nmw_calloc_at((count), (size), (tag), NMW_SITE())
 #define nmw_realloc(ptr, size, tag) nmw_realloc_at((ptr), (size), (tag), NMW_SITE())
@@ -295,6 +358,13 @@ static inline nmw_tag_t nmw_tag(const char *name) {
   nmw_tag_t tag = NMW_UNTAGGED;
   int rc = nmw_tag_register(name, 0, &tag);
   return (rc == NMW_OK || rc == NMW_ECONFLICT) ? tag : NMW_UNTAGGED;
+}
+
+/* Marks a tag as external (its bytes are reported to V8) or not. Blocks keep what
+ * they were when allocated. */
+static inline int nmw_tag_set_external(nmw_tag_t tag, int external) {
+  const nmw_api_t *api = nmw_api();
+  return api ? api->tag_set_external(tag, external) : NMW_ENOTLOADED;
 }
 
 /* Allocations under tag that would take its current bytes over limit_bytes
@@ -348,6 +418,9 @@ static inline int nmw_import(napi_env env) {
     rc = NMW_OK;
   }
 done:
+  /* Let native-memwatch know this environment (for external memory and finalizer
+   * audits), also when the table was found in an earlier environment. */
+  if (rc == NMW_OK && nmw_api()->env_attach(env) != NMW_OK) rc = NMW_ENAPI;
   if (rc == NMW_ENAPI) {
     bool pending = false;
     napi_value ignored;

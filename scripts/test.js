@@ -1,0 +1,93 @@
+#!/usr/bin/env node
+'use strict';
+// npm test: every test of the project, in order, from a fresh clone if need be.
+//   1. set-up: npm install (dependencies + the addon build) when it has not run;
+//   2. the C unit tests of src/core, plain and under ASan+UBSan (scripts/ctest.sh);
+//   3. the JS tests (node:test, test/js), which build the fixture addons they use;
+//   4. the type check of index.d.ts (tsc --strict) when typescript is installed.
+// It ends with one line "total: N passed, M failed" over all of them.
+
+const { spawnSync } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
+
+const root = path.resolve(__dirname, '..');
+const only = process.argv.slice(2); // e.g. `npm test -- js` runs one stage
+const wants = (stage) => only.length === 0 || only.includes(stage);
+let passed = 0;
+let failed = 0;
+
+function run(cmd, args, options = {}) {
+  const result = spawnSync(cmd, args, { cwd: root, stdio: options.capture ? ['ignore', 'pipe', 'inherit'] : 'inherit', encoding: 'utf8', ...options });
+  if (options.capture && result.stdout) process.stdout.write(result.stdout);
+  if (result.error) throw result.error;
+  return result;
+}
+
+function npmCommand() {
+  return process.env.npm_execpath ? [process.execPath, [process.env.npm_execpath]] : ['npm', []];
+}
+
+function setUp() {
+  const haveDeps = fs.existsSync(path.join(root, 'node_modules', 'node-gyp-build'));
+  if (!haveDeps) {
+    console.log('native-memwatch: first run: npm install');
+    const [cmd, pre] = npmCommand();
+    const r = run(cmd, [...pre, 'install', '--no-audit', '--no-fund']);
+    if (r.status !== 0) throw new Error('npm install failed');
+    return;
+  }
+  const r = run(process.execPath, [path.join(root, 'scripts', 'install.js')]);
+  if (r.status !== 0) throw new Error('building the addon failed');
+}
+
+function cTests() {
+  const r = run('bash', [path.join(root, 'scripts', 'ctest.sh')], { capture: true });
+  for (const m of r.stdout.matchAll(/^\[  PASSED  \] (\d+) test\(s\)\./gm)) passed += Number(m[1]);
+  for (const m of r.stdout.matchAll(/^\[  FAILED  \] (\d+) test\(s\)/gm)) failed += Number(m[1]);
+  if (r.status !== 0 && !/\[  FAILED  \]/.test(r.stdout)) failed += 1; // build or set-up failure
+}
+
+function jsTests() {
+  const tap = path.join(root, 'build', 'js-tests.tap');
+  fs.mkdirSync(path.dirname(tap), { recursive: true });
+  const files = fs.readdirSync(path.join(root, 'test', 'js')).filter((f) => f.endsWith('.test.js')).sort().map((f) => path.join('test', 'js', f));
+  const r = run(process.execPath, ['--test', '--test-concurrency=1', '--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=tap', `--test-reporter-destination=${tap}`, ...files]);
+  const out = fs.existsSync(tap) ? fs.readFileSync(tap, 'utf8') : '';
+  const pass = /^# pass (\d+)/m.exec(out);
+  const fail = /^# fail (\d+)/m.exec(out);
+  passed += pass ? Number(pass[1]) : 0;
+  failed += fail ? Number(fail[1]) : 0;
+  if (r.status !== 0 && !(fail && Number(fail[1]) > 0)) failed += 1;
+}
+
+function typeCheck() {
+  let tsc;
+  try {
+    tsc = require.resolve('typescript/bin/tsc', { paths: [root] });
+  } catch {
+    console.log('native-memwatch: typescript is not installed; skipping the index.d.ts check');
+    return;
+  }
+  const r = run(process.execPath, [tsc, '-p', path.join(root, 'test', 'types')]);
+  if (r.status === 0) {
+    console.log('ok - index.d.ts type-checks under tsc --strict');
+    passed += 1;
+  } else {
+    console.log('not ok - index.d.ts type check');
+    failed += 1;
+  }
+}
+
+try {
+  setUp();
+} catch (err) {
+  console.error(`native-memwatch: ${err.message}`);
+  console.log('total: 0 passed, 1 failed');
+  process.exit(1);
+}
+if (wants('c')) cTests();
+if (wants('js')) jsTests();
+if (wants('types') && fs.existsSync(path.join(root, 'test', 'types', 'tsconfig.json'))) typeCheck();
+console.log(`total: ${passed} passed, ${failed} failed`);
+process.exit(failed === 0 && passed > 0 ? 0 : 1);
