@@ -38,8 +38,9 @@
 #define NMW_SLOT_PAGES (NMW_SLOT_MAX / NMW_PAGE_SIZE)
 #define NMW_TAG_PAGES (NMW_TAG_MAX / NMW_PAGE_SIZE)
 
-/* Unfolded drift (negative, from frees) after which a shard folds anyway. It bounds
- * how far a peak can be off under concurrency (see docs/architecture.md). */
+/* Unfolded drift after which a shard folds anyway. Peaks are raised to the exact
+ * current value, so unfolded frees never inflate them; unfolded growth on another
+ * thread can hide a peak by at most this much per thread (docs/architecture.md). */
 #define NMW_FOLD_BATCH_BYTES (256 * 1024)
 #define NMW_FOLD_BATCH_BLOCKS 256
 
@@ -178,7 +179,8 @@ static inline void nmw__pend(nmw_shard_t *sh, nmw_tag_t tag, int64_t dbytes, int
     atomic_store_explicit(&p->blocks, pk, memory_order_relaxed);
     if (pb + NMW_LOAD(t->folded_bytes) > NMW_LOAD(t->peak_bytes) ||
         pk + NMW_LOAD(t->folded_blocks) > NMW_LOAD(t->peak_blocks) ||
-        pb < -NMW_FOLD_BATCH_BYTES || pk < -NMW_FOLD_BATCH_BLOCKS)
+        pb < -NMW_FOLD_BATCH_BYTES || pk < -NMW_FOLD_BATCH_BLOCKS || pb > NMW_FOLD_BATCH_BYTES ||
+        pk > NMW_FOLD_BATCH_BLOCKS)
       nmw__fold_tag(t, p);
   } else {
     /* No memory for a page: fold straight into the global counter. */
@@ -192,7 +194,8 @@ static inline void nmw__pend(nmw_shard_t *sh, nmw_tag_t tag, int64_t dbytes, int
   atomic_store_explicit(&sh->total.blocks, tk, memory_order_relaxed);
   if (tb + NMW_LOAD(nmw__total.folded_bytes) > NMW_LOAD(nmw__total.watermark_bytes) ||
       tk + NMW_LOAD(nmw__total.folded_blocks) > NMW_LOAD(nmw__total.watermark_blocks) ||
-      tb < -NMW_FOLD_BATCH_BYTES || tk < -NMW_FOLD_BATCH_BLOCKS)
+      tb < -NMW_FOLD_BATCH_BYTES || tk < -NMW_FOLD_BATCH_BLOCKS || tb > NMW_FOLD_BATCH_BYTES ||
+      tk > NMW_FOLD_BATCH_BLOCKS)
     nmw__fold_total(sh);
 }
 

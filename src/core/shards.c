@@ -94,6 +94,12 @@ void nmw__fold_tag(nmw_tag_state_t *t, nmw_pend_t *p) {
   atomic_store_explicit(&p->blocks, 0, memory_order_relaxed);
   int64_t now_bytes = atomic_fetch_add_explicit(&t->folded_bytes, b, memory_order_relaxed) + b;
   int64_t now_blocks = atomic_fetch_add_explicit(&t->folded_blocks, k, memory_order_relaxed) + k;
+  if (now_bytes <= NMW_LOAD(t->peak_bytes) && now_blocks <= NMW_LOAD(t->peak_blocks)) return;
+  /* A candidate peak. The folded value misses what other shards hold unfolded (frees
+   * on an idle thread, say), so raise the peak to the exact current value instead:
+   * folded plus every shard's unfolded part. This costs a walk over the shards, but
+   * only when a new peak is possible. */
+  nmw__current((nmw_tag_t)(t - nmw__tags), &now_bytes, &now_blocks);
   atomic_max(&t->peak_bytes, now_bytes);
   atomic_max(&t->peak_blocks, now_blocks);
 }
@@ -113,10 +119,11 @@ void nmw__fold_total(nmw_shard_t *sh) {
     return;
   }
   uv_mutex_lock(&nmw__g.peak_lock);
-  int64_t now_bytes =
-      atomic_fetch_add_explicit(&nmw__total.folded_bytes, b, memory_order_relaxed) + b;
-  int64_t now_blocks =
-      atomic_fetch_add_explicit(&nmw__total.folded_blocks, k, memory_order_relaxed) + k;
+  atomic_fetch_add_explicit(&nmw__total.folded_bytes, b, memory_order_relaxed);
+  atomic_fetch_add_explicit(&nmw__total.folded_blocks, k, memory_order_relaxed);
+  /* As for tags: raise peaks to the exact current total, not the folded one. */
+  int64_t now_bytes, now_blocks;
+  nmw__current(NMW_ANY_TAG, &now_bytes, &now_blocks);
   nmw__raise_peaks_locked(now_bytes, now_blocks);
   uv_mutex_unlock(&nmw__g.peak_lock);
 }
