@@ -22,9 +22,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#if defined(__linux__)
+#if defined(__linux__) && defined(__GLIBC__)
+/* mincore() is not declared under strict -std=c11 (no _DEFAULT_SOURCE); this is
+ * glibc's own declaration, valid in C and C++. */
+#include <sys/cdefs.h>
+extern int mincore(void *__start, size_t __len, unsigned char *__vec) __THROW;
+#elif defined(__linux__)
 #include <sys/mman.h>
-#include <unistd.h>
 #endif
 
 #ifndef NMW_NO_NODE_API

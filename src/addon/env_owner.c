@@ -133,6 +133,9 @@ int nmw__env_attach(napi_env env) {
   }
   uv_mutex_unlock(&lock);
   if (!eo) return NMW_ENOSPC;
+  /* Attaching the same env again (a second nmw_import) changes nothing: Node refuses
+   * a cleanup hook registered twice. */
+  if (nmw_core_owner_of_env(env) == eo->owner) return NMW_OK;
   if (nmw_core_owner_map_env(env, eo->owner) != NMW_OK) return NMW_ENOSPC;
   /* Each attached env hears of teardown; the creator is covered by its async hook,
    * but an extra sync hook of its own would run after the async one, so skip it. */

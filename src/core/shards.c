@@ -112,16 +112,17 @@ void nmw__fold_total(nmw_shard_t *sh) {
   int64_t b = NMW_LOAD(sh->total.bytes), k = NMW_LOAD(sh->total.blocks);
   atomic_store_explicit(&sh->total.bytes, 0, memory_order_relaxed);
   atomic_store_explicit(&sh->total.blocks, 0, memory_order_relaxed);
-  if (b <= 0 && k <= 0) {
-    /* A fall cannot make a peak. */
-    atomic_fetch_add_explicit(&nmw__total.folded_bytes, b, memory_order_relaxed);
-    atomic_fetch_add_explicit(&nmw__total.folded_blocks, k, memory_order_relaxed);
+  int64_t folded_bytes =
+      atomic_fetch_add_explicit(&nmw__total.folded_bytes, b, memory_order_relaxed) + b;
+  int64_t folded_blocks =
+      atomic_fetch_add_explicit(&nmw__total.folded_blocks, k, memory_order_relaxed) + k;
+  /* Even a batch that nets to zero can leave the folded total above a watched peak
+   * (it may hold an earlier free), so the test is on the folded total itself. */
+  if (folded_bytes <= NMW_LOAD(nmw__total.watermark_bytes) &&
+      folded_blocks <= NMW_LOAD(nmw__total.watermark_blocks))
     return;
-  }
-  uv_mutex_lock(&nmw__g.peak_lock);
-  atomic_fetch_add_explicit(&nmw__total.folded_bytes, b, memory_order_relaxed);
-  atomic_fetch_add_explicit(&nmw__total.folded_blocks, k, memory_order_relaxed);
   /* As for tags: raise peaks to the exact current total, not the folded one. */
+  uv_mutex_lock(&nmw__g.peak_lock);
   int64_t now_bytes, now_blocks;
   nmw__current(NMW_ANY_TAG, &now_bytes, &now_blocks);
   nmw__raise_peaks_locked(now_bytes, now_blocks);

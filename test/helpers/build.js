@@ -1,0 +1,165 @@
+'use strict';
+
+// Builds the consumer fixture (test/fixtures/consumer-addon) at most once per
+// test run: a build whose consumer.node is newer than every source, binding.gyp
+// and the public header is kept. `node --test` runs test files in parallel
+// processes, so the build holds a lock directory; the others wait for it.
+//
+// The build itself runs in a child process, so that buildAddon() from
+// scripts/install.js may be synchronous or return a promise. Without that
+// module, npm's bundled node-gyp is run directly, with --nodedir when the
+// headers of the running Node are installed beside it (offline builds).
+
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const crypto = require('node:crypto');
+const { spawnSync } = require('node:child_process');
+
+const ROOT = path.resolve(__dirname, '../..');
+const FIXTURE_DIR = path.join(ROOT, 'test/fixtures/consumer-addon');
+const BINARY = path.join(FIXTURE_DIR, 'build/Release/consumer.node');
+const INSTALL_SCRIPT = path.join(ROOT, 'scripts/install.js');
+const LOCK_DIR = path.join(
+  os.tmpdir(),
+  `nmw-fixture-build-${crypto.createHash('sha1').update(FIXTURE_DIR).digest('hex').slice(0, 12)}`,
+);
+const LOCK_STALE_MS = 10 * 60 * 1000;
+const BUILD_TIMEOUT_MS = 8 * 60 * 1000;
+
+function sleep(ms) {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+function mtime(file) {
+  try {
+    return fs.statSync(file).mtimeMs;
+  } catch {
+    return -1;
+  }
+}
+
+// Every input of the build: the fixture's gyp file and sources, and the header
+// it includes.
+function sources() {
+  const files = [path.join(FIXTURE_DIR, 'binding.gyp'), path.join(ROOT, 'include/native_memwatch.h')];
+  const srcDir = path.join(FIXTURE_DIR, 'src');
+  for (const name of fs.readdirSync(srcDir)) files.push(path.join(srcDir, name));
+  return files;
+}
+
+function isFresh() {
+  const built = mtime(BINARY);
+  if (built < 0) return false;
+  return sources().every((file) => mtime(file) <= built);
+}
+
+// The node-gyp that npm bundles with this Node.
+function nodeGypPath() {
+  const candidates = [
+    path.join(path.dirname(process.execPath), '../lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js'),
+    path.join(path.dirname(process.execPath), 'node_modules/npm/node_modules/node-gyp/bin/node-gyp.js'),
+  ];
+  const found = candidates.find((file) => fs.existsSync(file));
+  if (!found) throw new Error(`node-gyp not found; looked at:\n  ${candidates.join('\n  ')}`);
+  return found;
+}
+
+// --nodedir=<prefix> when <prefix>/include/node holds this Node's headers, so no
+// download is needed.
+function nodeDirArgs() {
+  const prefix = path.resolve(path.dirname(process.execPath), '..');
+  return fs.existsSync(path.join(prefix, 'include/node/node_api.h')) ? [`--nodedir=${prefix}`] : [];
+}
+
+function childEnv() {
+  const env = { ...process.env };
+  delete env.NODE_TEST_CONTEXT; // the test runner's marker must not reach builds
+  return env;
+}
+
+function runBuild() {
+  let result;
+  if (fs.existsSync(INSTALL_SCRIPT)) {
+    const script = `
+      const { buildAddon } = require(${JSON.stringify(INSTALL_SCRIPT)});
+      const fail = (err) => {
+        console.error((err && err.stack) || err);
+        if (err && err.output) console.error(err.output);
+        process.exit(1);
+      };
+      try {
+        Promise.resolve(buildAddon(${JSON.stringify(FIXTURE_DIR)}, { force: true, quiet: true })).then(() => {}, fail);
+      } catch (err) {
+        fail(err);
+      }`;
+    result = spawnSync(process.execPath, ['-e', script], {
+      cwd: FIXTURE_DIR,
+      env: childEnv(),
+      encoding: 'utf8',
+      timeout: BUILD_TIMEOUT_MS,
+    });
+  } else {
+    result = spawnSync(process.execPath, [nodeGypPath(), 'rebuild', ...nodeDirArgs()], {
+      cwd: FIXTURE_DIR,
+      env: childEnv(),
+      encoding: 'utf8',
+      timeout: BUILD_TIMEOUT_MS,
+    });
+  }
+  if (result.error || result.status !== 0 || !fs.existsSync(BINARY)) {
+    const how = result.error ? String(result.error) : `exit code ${result.status}, signal ${result.signal}`;
+    throw new Error(
+      `building the consumer fixture failed (${how})\n--- stdout\n${result.stdout}\n--- stderr\n${result.stderr}`,
+    );
+  }
+  // Make the binary newer than its sources even on coarse file systems.
+  const now = new Date();
+  fs.utimesSync(BINARY, now, now);
+}
+
+function acquireLock() {
+  for (;;) {
+    try {
+      fs.mkdirSync(LOCK_DIR);
+      return;
+    } catch (err) {
+      if (err.code !== 'EEXIST') throw err;
+      const age = Date.now() - mtime(LOCK_DIR);
+      if (age > LOCK_STALE_MS) {
+        fs.rmSync(LOCK_DIR, { recursive: true, force: true });
+        continue;
+      }
+      sleep(250);
+    }
+  }
+}
+
+function releaseLock() {
+  fs.rmSync(LOCK_DIR, { recursive: true, force: true });
+}
+
+/** Builds the fixture unless it is up to date; returns the path of consumer.node. */
+function buildFixture({ force = false } = {}) {
+  if (!force && isFresh()) return BINARY;
+  acquireLock();
+  try {
+    // Another process may have built it while this one waited for the lock.
+    if (force || !isFresh()) runBuild();
+  } finally {
+    releaseLock();
+  }
+  return BINARY;
+}
+
+/** Builds if needed and loads the fixture in this thread. */
+function loadFixture() {
+  return require(buildFixture());
+}
+
+module.exports = { ROOT, FIXTURE_DIR, BINARY, buildFixture, loadFixture };
+
+if (require.main === module) {
+  buildFixture({ force: process.argv.includes('--force') });
+  console.log(BINARY);
+}

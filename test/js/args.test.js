@@ -1,0 +1,199 @@
+'use strict';
+
+// Bad arguments to every public function: wrong types throw TypeError, values
+// out of range throw RangeError, and the message names the argument.
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+
+const mw = require('../../');
+const { freshTag } = require('../helpers/common.js');
+
+const KNOWN = freshTag('args');
+const KNOWN_ID = mw.tag(KNOWN);
+
+// assert.throws with the error class and the argument's name in the message.
+function throwsArg(fn, ErrorClass, argName) {
+  const nameRe = new RegExp(`(^|[^A-Za-z])${argName.replace('.', '\\.')}([^A-Za-z]|$)`);
+  assert.throws(fn, (err) => {
+    assert.equal(err.constructor, ErrorClass, `${err.constructor.name}: ${err.message}`);
+    assert.match(err.message, nameRe);
+    return true;
+  });
+}
+
+async function rejectsArg(fn, ErrorClass, argName) {
+  const nameRe = new RegExp(`(^|[^A-Za-z])${argName.replace('.', '\\.')}([^A-Za-z]|$)`);
+  await assert.rejects(fn, (err) => {
+    assert.equal(err.constructor, ErrorClass, `${err.constructor.name}: ${err.message}`);
+    assert.match(err.message, nameRe);
+    return true;
+  });
+}
+
+// Every exported function must have a case below.
+const COVERED = new Set([
+  'tag',
+  'tags',
+  'setLimit',
+  'stats',
+  'sites',
+  'snapshot',
+  'resetPeak',
+  'region',
+  'gc',
+  'settle',
+  'configure',
+  'Snapshot',
+  'Region',
+]);
+
+test('every exported function is covered here', () => {
+  const functions = Object.keys(mw).filter((key) => typeof mw[key] === 'function');
+  assert.deepEqual(functions.filter((key) => !COVERED.has(key)), []);
+});
+
+test('tag(name, options)', () => {
+  throwsArg(() => mw.tag(), TypeError, 'name');
+  throwsArg(() => mw.tag(42), TypeError, 'name');
+  throwsArg(() => mw.tag(null), TypeError, 'name');
+  throwsArg(() => mw.tag(Symbol('x')), TypeError, 'name');
+  throwsArg(() => mw.tag(''), RangeError, 'name');
+  throwsArg(() => mw.tag('x'.repeat(65)), RangeError, 'name');
+  throwsArg(() => mw.tag('has space'), RangeError, 'name');
+  throwsArg(() => mw.tag('caf\u00e9'), RangeError, 'name');
+  throwsArg(() => mw.tag('nul\u0000byte'), RangeError, 'name');
+  assert.equal(typeof mw.tag('x'.repeat(64)), 'number', '64 characters are allowed');
+  assert.equal(typeof mw.tag('A-z0.9_:/-'), 'number', 'every allowed character');
+
+  throwsArg(() => mw.tag(freshTag('a'), 5), TypeError, 'options');
+  throwsArg(() => mw.tag(freshTag('a'), null), TypeError, 'options');
+  throwsArg(() => mw.tag(freshTag('a'), 'external'), TypeError, 'options');
+  throwsArg(() => mw.tag(freshTag('a'), { external: 1 }), TypeError, 'options.external');
+  throwsArg(() => mw.tag(freshTag('a'), { external: 'yes' }), TypeError, 'options.external');
+  throwsArg(() => mw.tag(freshTag('a'), { limit: '100' }), TypeError, 'options.limit');
+  throwsArg(() => mw.tag(freshTag('a'), { limit: 10n }), TypeError, 'options.limit');
+  throwsArg(() => mw.tag(freshTag('a'), { limit: -1 }), RangeError, 'options.limit');
+  throwsArg(() => mw.tag(freshTag('a'), { limit: 1.5 }), RangeError, 'options.limit');
+  throwsArg(() => mw.tag(freshTag('a'), { limit: NaN }), RangeError, 'options.limit');
+  throwsArg(() => mw.tag(freshTag('a'), { limit: Infinity }), RangeError, 'options.limit');
+  throwsArg(() => mw.tag(freshTag('a'), { limit: 2 ** 53 }), RangeError, 'options.limit');
+});
+
+test('a rejected tag() registers nothing', () => {
+  const name = freshTag('not-made');
+  assert.throws(() => mw.tag(name, { limit: -1 }), RangeError);
+  assert.equal(mw.tags().some((t) => t.name === name), false);
+});
+
+test('tag() with other flags than the existing tag', () => {
+  const name = freshTag('conflict');
+  const id = mw.tag(name);
+  assert.throws(
+    () => mw.tag(name, { external: true }),
+    (err) => err instanceof Error && err.id === id && /external/.test(err.message),
+  );
+});
+
+test('tags(), stats(), snapshot(), region(), gc() take no arguments', () => {
+  assert.ok(Array.isArray(mw.tags()));
+  assert.equal(typeof mw.stats().total.currBytes, 'number');
+  assert.ok(mw.snapshot() instanceof mw.Snapshot);
+  const r = mw.region();
+  assert.ok(r instanceof mw.Region);
+  r.close();
+  assert.equal(mw.gc(), undefined);
+});
+
+test('setLimit(tag, bytes)', () => {
+  throwsArg(() => mw.setLimit(), TypeError, 'tag');
+  throwsArg(() => mw.setLimit({}, 1), TypeError, 'tag');
+  throwsArg(() => mw.setLimit(null, 1), TypeError, 'tag');
+  throwsArg(() => mw.setLimit(1n, 1), TypeError, 'tag');
+  throwsArg(() => mw.setLimit(freshTag('unknown'), 1), RangeError, 'tag');
+  throwsArg(() => mw.setLimit('bad name', 1), RangeError, 'tag');
+  throwsArg(() => mw.setLimit(1e6, 1), RangeError, 'tag');
+  throwsArg(() => mw.setLimit(-1, 1), RangeError, 'tag');
+  throwsArg(() => mw.setLimit(1.5, 1), RangeError, 'tag');
+  throwsArg(() => mw.setLimit(NaN, 1), RangeError, 'tag');
+
+  throwsArg(() => mw.setLimit(KNOWN_ID), TypeError, 'bytes');
+  throwsArg(() => mw.setLimit(KNOWN_ID, '1'), TypeError, 'bytes');
+  throwsArg(() => mw.setLimit(KNOWN_ID, 1n), TypeError, 'bytes');
+  throwsArg(() => mw.setLimit(KNOWN_ID, {}), TypeError, 'bytes');
+  throwsArg(() => mw.setLimit(KNOWN_ID, -1), RangeError, 'bytes');
+  throwsArg(() => mw.setLimit(KNOWN_ID, 0.5), RangeError, 'bytes');
+  throwsArg(() => mw.setLimit(KNOWN_ID, NaN), RangeError, 'bytes');
+  throwsArg(() => mw.setLimit(KNOWN_ID, Infinity), RangeError, 'bytes');
+  throwsArg(() => mw.setLimit(KNOWN_ID, 2 ** 53), RangeError, 'bytes');
+  assert.equal(mw.stats().tags[KNOWN].limit, null, 'the failed calls set nothing');
+  mw.setLimit(KNOWN, 0);
+  mw.setLimit(KNOWN_ID, 2 ** 53 - 1);
+  mw.setLimit(KNOWN_ID, null);
+  assert.equal(mw.stats().tags[KNOWN].limit, null);
+});
+
+test('sites(options)', () => {
+  throwsArg(() => mw.sites(5), TypeError, 'options');
+  throwsArg(() => mw.sites(null), TypeError, 'options');
+  throwsArg(() => mw.sites('currBytes'), TypeError, 'options');
+  throwsArg(() => mw.sites({ tag: {} }), TypeError, 'options.tag');
+  throwsArg(() => mw.sites({ tag: true }), TypeError, 'options.tag');
+  throwsArg(() => mw.sites({ tag: freshTag('unknown') }), RangeError, 'options.tag');
+  throwsArg(() => mw.sites({ tag: 1e6 }), RangeError, 'options.tag');
+  throwsArg(() => mw.sites({ limit: '3' }), TypeError, 'options.limit');
+  throwsArg(() => mw.sites({ limit: 0 }), RangeError, 'options.limit');
+  throwsArg(() => mw.sites({ limit: -1 }), RangeError, 'options.limit');
+  throwsArg(() => mw.sites({ limit: 2.5 }), RangeError, 'options.limit');
+  throwsArg(() => mw.sites({ limit: NaN }), RangeError, 'options.limit');
+  throwsArg(() => mw.sites({ sortBy: 1 }), TypeError, 'options.sortBy');
+  throwsArg(() => mw.sites({ sortBy: 'size' }), RangeError, 'options.sortBy');
+  throwsArg(() => mw.sites({ sortBy: 'currbytes' }), RangeError, 'options.sortBy');
+  assert.ok(Array.isArray(mw.sites()));
+  assert.ok(Array.isArray(mw.sites({ tag: KNOWN, limit: Infinity, sortBy: 'totalBlocks' })));
+});
+
+test('snapshot().compareTo(older, options) and statistics(groupBy)', () => {
+  const snap = mw.snapshot();
+  throwsArg(() => snap.compareTo(), TypeError, 'older');
+  throwsArg(() => snap.compareTo({}), TypeError, 'older');
+  throwsArg(() => snap.compareTo({ rows: [] }), TypeError, 'older');
+  throwsArg(() => snap.compareTo(snap, 5), TypeError, 'options');
+  throwsArg(() => snap.compareTo(snap, null), TypeError, 'options');
+  throwsArg(() => snap.compareTo(snap, { groupBy: 1 }), TypeError, 'options.groupBy');
+  throwsArg(() => snap.compareTo(snap, { groupBy: 'file' }), RangeError, 'options.groupBy');
+  throwsArg(() => snap.statistics(1), TypeError, 'groupBy');
+  throwsArg(() => snap.statistics('lineno'), RangeError, 'groupBy');
+  assert.ok(Array.isArray(snap.compareTo(snap, { groupBy: 'site' })));
+  assert.throws(() => new mw.Snapshot(), TypeError);
+  assert.throws(() => new mw.Region(), TypeError);
+});
+
+test('resetPeak(tag)', () => {
+  throwsArg(() => mw.resetPeak({}), TypeError, 'tag');
+  throwsArg(() => mw.resetPeak(null), TypeError, 'tag');
+  throwsArg(() => mw.resetPeak(true), TypeError, 'tag');
+  throwsArg(() => mw.resetPeak(freshTag('unknown')), RangeError, 'tag');
+  throwsArg(() => mw.resetPeak(''), RangeError, 'tag');
+  throwsArg(() => mw.resetPeak(1e6), RangeError, 'tag');
+  throwsArg(() => mw.resetPeak(-1), RangeError, 'tag');
+  throwsArg(() => mw.resetPeak(0.5), RangeError, 'tag');
+  mw.resetPeak(KNOWN);
+  mw.resetPeak(KNOWN_ID);
+});
+
+test('settle(options)', async () => {
+  await rejectsArg(() => mw.settle(5), TypeError, 'options');
+  await rejectsArg(() => mw.settle(null), TypeError, 'options');
+  await rejectsArg(() => mw.settle({ maxRounds: '2' }), TypeError, 'options.maxRounds');
+  await rejectsArg(() => mw.settle({ maxRounds: 0 }), RangeError, 'options.maxRounds');
+  await rejectsArg(() => mw.settle({ maxRounds: 1.5 }), RangeError, 'options.maxRounds');
+  await rejectsArg(() => mw.settle({ maxRounds: -1 }), RangeError, 'options.maxRounds');
+});
+
+test('configure(options)', () => {
+  throwsArg(() => mw.configure(5), TypeError, 'options');
+  throwsArg(() => mw.configure(null), TypeError, 'options');
+  assert.throws(() => mw.configure({ noSuchOption: 1 }), /noSuchOption/);
+  assert.equal(typeof mw.configure(), 'object');
+});
