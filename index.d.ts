@@ -1,0 +1,268 @@
+// Type definitions for native-memwatch. Reference: docs/api.md.
+
+/** Counters of a tag, or of all tags together. Bytes are bytes asked for; blocks are allocations. */
+export interface Counters {
+  /** Bytes currently allocated (bytesAllocated - bytesFreed). */
+  currBytes: number;
+  /** Blocks currently allocated (allocs - frees). */
+  currBlocks: number;
+  /** Highest currBytes since the last resetPeak(). */
+  peakBytes: number;
+  /** Highest currBlocks since the last resetPeak(). */
+  peakBlocks: number;
+  /** Blocks allocated (malloc, calloc, strdup, aligned_alloc, track). */
+  allocs: number;
+  /** Blocks freed (free, untrack, realloc to 0). */
+  frees: number;
+  /** Successful reallocs of an existing block. */
+  reallocs: number;
+  /** Bytes allocated, plus growth by realloc. */
+  bytesAllocated: number;
+  /** Bytes freed, plus shrinkage by realloc. */
+  bytesFreed: number;
+  /** Allocations refused by the tag's limit. */
+  limitDenied: number;
+}
+
+export interface TagInfo {
+  id: number;
+  name: string;
+  /** The tag's bytes are reported to V8 as external memory. */
+  external: boolean;
+  /** Byte limit, or null when the tag has none. */
+  limit: number | null;
+}
+
+export interface TagCounters extends Counters {
+  id: number;
+  external: boolean;
+  limit: number | null;
+}
+
+export interface Overhead {
+  /** Headers, canaries and alignment padding of live blocks, in bytes. */
+  blockBytes: number;
+  /** The tracker's own tables and counter pages, in bytes. */
+  metadataBytes: number;
+  /** blockBytes + metadataBytes. */
+  totalBytes: number;
+}
+
+export interface MisuseCounts {
+  doubleFree: number;
+  foreignFree: number;
+  overrun: number;
+  tagMismatch: number;
+  badTag: number;
+  untrackUnknown: number;
+  trackTwice: number;
+  externalBelowZero: number;
+  doubleReported: number;
+  /** Sum of the kinds above. */
+  total: number;
+}
+
+export interface MisuseSite extends MisuseCounts {
+  /** Source file of the call, or null for calls made without a site. */
+  file: string | null;
+  /** Line of the call (0 without a site). */
+  line: number;
+  /** Function of the call, or null without a site. */
+  function: string | null;
+}
+
+export interface Misuse extends MisuseCounts {
+  sites: MisuseSite[];
+}
+
+export interface Stats {
+  /** Date.now() when the stats were read. */
+  time: number;
+  /** All tags together. */
+  total: Counters;
+  /** Every registered tag, by name. */
+  tags: { [name: string]: TagCounters };
+  overhead: Overhead;
+  misuse: Misuse;
+  /** Per-thread counter shards ever created (threads that allocated). */
+  threads: number;
+  heap: import('v8').HeapInfo;
+  memoryUsage: NodeJS.MemoryUsage;
+}
+
+export interface TagOptions {
+  /** Report the tag's bytes to V8 as external memory. Default false. */
+  external?: boolean;
+  /** Byte limit; null removes it; omitted leaves the limit as it is. */
+  limit?: number | null;
+}
+
+export type SiteSortKey = 'currBytes' | 'currBlocks' | 'totalBytes' | 'totalBlocks';
+
+export interface SitesOptions {
+  /** Only rows of this tag (name or id). */
+  tag?: string | number;
+  /** Most rows returned: a positive integer or Infinity. Default 10. */
+  limit?: number;
+  /** Descending order by this column. Default 'currBytes'. */
+  sortBy?: SiteSortKey;
+}
+
+export interface SiteRow {
+  /** Source file of the allocation, or null for allocations made without a site. */
+  file: string | null;
+  /** Line (0 without a site). */
+  line: number;
+  /** Function, or null without a site. */
+  function: string | null;
+  /** Tag name. */
+  tag: string;
+  currBytes: number;
+  currBlocks: number;
+  /** Bytes allocated here ever (with realloc growth). */
+  totalBytes: number;
+  /** Blocks allocated here ever. */
+  totalBlocks: number;
+  frees: number;
+  reallocs: number;
+  bytesFreed: number;
+}
+
+export interface SnapshotRow {
+  readonly file: string | null;
+  readonly line: number;
+  readonly function: string | null;
+  readonly tag: string;
+  readonly currBytes: number;
+  readonly currBlocks: number;
+}
+
+export type GroupBy = 'tag' | 'site';
+
+export interface TagStatistic {
+  tag: string;
+  bytes: number;
+  blocks: number;
+}
+
+export interface SiteStatistic extends TagStatistic {
+  file: string | null;
+  line: number;
+  function: string | null;
+}
+
+export interface TagDiff extends TagStatistic {
+  bytesDiff: number;
+  blocksDiff: number;
+}
+
+export interface SiteDiff extends SiteStatistic {
+  bytesDiff: number;
+  blocksDiff: number;
+}
+
+export interface CompareOptions<G extends GroupBy = GroupBy> {
+  /** Default 'tag'. */
+  groupBy?: G;
+}
+
+export declare class Snapshot {
+  /** Not constructible: use snapshot(). */
+  private constructor();
+  /** Date.now() when the snapshot was taken. */
+  readonly time: number;
+  /** Every (site, tag) row. */
+  readonly rows: ReadonlyArray<SnapshotRow>;
+  statistics(groupBy?: 'tag'): TagStatistic[];
+  statistics(groupBy: 'site'): SiteStatistic[];
+  compareTo(older: Snapshot, options?: CompareOptions<'tag'>): TagDiff[];
+  compareTo(older: Snapshot, options: CompareOptions<'site'> & { groupBy: 'site' }): SiteDiff[];
+}
+
+export interface RegionDelta {
+  /** Blocks allocated since the region began. */
+  totalBlocks: number;
+  /** Bytes allocated since the region began. */
+  totalBytes: number;
+  /** Net change of current blocks since the region began. */
+  currBlocks: number;
+  /** Net change of current bytes since the region began. */
+  currBytes: number;
+  /** Highest currBlocks reached since the region began. */
+  maxBlocks: number;
+  /** Highest currBytes reached since the region began. */
+  maxBytes: number;
+}
+
+export declare class Region {
+  /** Not constructible: use region(). */
+  private constructor();
+  /** True once close() was called. */
+  readonly closed: boolean;
+  /** Throws an Error with code 'ERR_NMW_REGION_CLOSED' after close(). */
+  delta(): RegionDelta;
+  /** Idempotent. */
+  close(): void;
+  [Symbol.dispose](): void;
+}
+
+export interface Config {
+  /** Bytes of external-memory change an environment accumulates before reporting them to V8. */
+  externalThreshold: number;
+}
+
+export interface ConfigureOptions {
+  externalThreshold?: number;
+}
+
+export interface SettleOptions {
+  /** Most rounds of gc() + two setImmediate turns. Default 10. */
+  maxRounds?: number;
+}
+
+/** The package version. */
+export declare const version: string;
+/** The ABI version of the C API table (include/native_memwatch.h). */
+export declare const abiVersion: number;
+/** The include directory of native_memwatch.h, quoted (for binding.gyp include_dirs). */
+export declare const include: string;
+/** The include directory of native_memwatch.h. */
+export declare const include_dir: string;
+
+/** Registers (or finds) a tag; returns its id. */
+export declare function tag(name: string, options?: TagOptions): number;
+export declare function tags(): TagInfo[];
+/** Sets a tag's byte limit; null removes it. */
+export declare function setLimit(tag: string | number, bytes: number | null): void;
+export declare function stats(): Stats;
+export declare function sites(options?: SitesOptions): SiteRow[];
+export declare function snapshot(): Snapshot;
+/** Resets the peak of one tag, or with no argument of every tag and the total. */
+export declare function resetPeak(tag?: string | number): void;
+export declare function region(): Region;
+/** Runs a full garbage collection (works without --expose-gc). */
+export declare function gc(): void;
+/** Collects garbage until the totals stop changing; resolves to the rounds run. */
+export declare function settle(options?: SettleOptions): Promise<number>;
+export declare function configure(options?: ConfigureOptions): Config;
+
+declare const nativeMemwatch: {
+  version: typeof version;
+  abiVersion: typeof abiVersion;
+  include: typeof include;
+  include_dir: typeof include_dir;
+  tag: typeof tag;
+  tags: typeof tags;
+  setLimit: typeof setLimit;
+  stats: typeof stats;
+  sites: typeof sites;
+  snapshot: typeof snapshot;
+  resetPeak: typeof resetPeak;
+  region: typeof region;
+  gc: typeof gc;
+  settle: typeof settle;
+  configure: typeof configure;
+  Snapshot: typeof Snapshot;
+  Region: typeof Region;
+};
+export default nativeMemwatch;

@@ -1,0 +1,126 @@
+'use strict';
+
+// native-memwatch: the JS API. Reference: docs/api.md; types: index.d.ts.
+
+const binding = require('./binding.js');
+const { include, include_dir } = require('../include.js');
+const { version } = require('../package.json');
+const {
+  validateOptions,
+  validateTagName,
+  validateBoolean,
+  validateByteLimit,
+  validatePositiveInteger,
+  resolveTag,
+  typeError,
+  rangeError,
+  describe,
+} = require('./validate.js');
+const { tags, stats, sites } = require('./stats.js');
+const { Snapshot, snapshot } = require('./snapshot.js');
+const { Region, region } = require('./region.js');
+const { gc, settle } = require('./gc.js');
+
+const TAG_EXTERNAL = 0x1;
+
+/**
+ * Registers the tag `name` (or finds it) and returns its id. options.external
+ * marks a tag whose bytes are reported to V8; options.limit sets (number) or
+ * removes (null) the tag's byte limit, and leaves it as it is when omitted.
+ */
+function tag(name, options) {
+  validateTagName(name, 'name');
+  const opts = validateOptions(options, 'options');
+  const external =
+    opts.external === undefined ? false : validateBoolean(opts.external, 'options.external');
+  const limit = opts.limit === undefined ? undefined : validateByteLimit(opts.limit, 'options.limit');
+  let id;
+  try {
+    id = binding.tagRegister(name, external ? TAG_EXTERNAL : 0);
+  } catch (err) {
+    if (err && err.code === 'ERR_NMW_NO_SPACE') {
+      throw rangeError(
+        `cannot register tag ${JSON.stringify(name)}: the tag table is full (${binding.tagMax} tags)`,
+        'ERR_NMW_TOO_MANY_TAGS',
+      );
+    }
+    throw err;
+  }
+  if (limit !== undefined) binding.tagSetLimit(id, limit);
+  return id;
+}
+
+/** Sets the byte limit of a tag (name or id); null removes it. */
+function setLimit(tagArg, bytes) {
+  const id = resolveTag(binding, tagArg, 'tag');
+  if (bytes === undefined) {
+    throw typeError(`bytes must be a non-negative integer or null (received ${describe(bytes)})`);
+  }
+  binding.tagSetLimit(id, validateByteLimit(bytes, 'bytes'));
+}
+
+/** Resets the peaks of one tag (name or id), or of every tag and the total. */
+function resetPeak(tagArg) {
+  if (tagArg === undefined) {
+    binding.resetPeak();
+    return;
+  }
+  binding.resetPeak(resolveTag(binding, tagArg, 'tag'));
+}
+
+// Run-time options: each has a validator-and-setter in CONFIG_OPTIONS and a
+// getter in currentConfig(). Later versions add options here (stack capture for
+// finalizers, ...).
+const CONFIG_OPTIONS = {
+  // Bytes of external-memory change an environment accumulates before it is
+  // reported to V8 (process-wide).
+  externalThreshold(value, name) {
+    const bytes = validatePositiveInteger(value, name);
+    return () => binding.externalThreshold(bytes);
+  },
+};
+
+function currentConfig() {
+  return { externalThreshold: binding.externalThreshold() };
+}
+
+/**
+ * Applies options and returns the whole configuration in force. Every option
+ * is checked before any is applied.
+ */
+function configure(options) {
+  const opts = validateOptions(options, 'options');
+  const apply = [];
+  for (const key of Object.keys(opts)) {
+    if (!Object.prototype.hasOwnProperty.call(CONFIG_OPTIONS, key)) {
+      throw typeError(`options.${key} is not a supported option`, 'ERR_INVALID_ARG_VALUE');
+    }
+    if (opts[key] !== undefined) apply.push(CONFIG_OPTIONS[key](opts[key], `options.${key}`));
+  }
+  for (const set of apply) set();
+  return currentConfig();
+}
+
+module.exports = {
+  version,
+  abiVersion: binding.abiVersion,
+  include,
+  include_dir,
+  tag,
+  tags,
+  setLimit,
+  stats,
+  sites,
+  snapshot,
+  resetPeak,
+  region,
+  gc,
+  settle,
+  configure,
+  Snapshot,
+  Region,
+};
+
+// `import mw from 'native-memwatch'` and TypeScript's default import see the
+// module itself, in CommonJS too (non-enumerable, so keys stay the API).
+Object.defineProperty(module.exports, 'default', { value: module.exports, enumerable: false });

@@ -1,0 +1,62 @@
+'use strict';
+
+// Regions: what was allocated between region() and close(), with the highest
+// net amount reached in between. Each open region holds one of the core's
+// process-wide region slots (256); a region that is never closed gives its slot
+// back when it is garbage collected.
+
+const binding = require('./binding.js');
+const { typeError, codedError } = require('./validate.js');
+
+const INTERNAL = Symbol('native-memwatch.internal');
+
+class Region {
+  #handle;
+  #closed = false;
+
+  constructor(token) {
+    if (token !== INTERNAL) {
+      throw typeError('Region cannot be constructed directly: use region()', 'ERR_ILLEGAL_CONSTRUCTOR');
+    }
+    this.#handle = binding.regionBegin();
+  }
+
+  /** True once close() was called. */
+  get closed() {
+    return this.#closed;
+  }
+
+  /**
+   * Counters since the region began: {totalBlocks, totalBytes, currBlocks,
+   * currBytes, maxBlocks, maxBytes}.
+   */
+  delta() {
+    if (this.#closed) throw codedError('the region is closed', 'ERR_NMW_REGION_CLOSED');
+    return binding.regionDelta(this.#handle);
+  }
+
+  /** Ends the region and frees its slot. Calling it again does nothing. */
+  close() {
+    if (this.#closed) return;
+    this.#closed = true;
+    binding.regionClose(this.#handle);
+  }
+}
+
+// `using r = mw.region()` closes the region at the end of the block.
+if (typeof Symbol.dispose === 'symbol') {
+  Object.defineProperty(Region.prototype, Symbol.dispose, {
+    value: function dispose() {
+      this.close();
+    },
+    writable: true,
+    configurable: true,
+    enumerable: false,
+  });
+}
+
+function region() {
+  return new Region(INTERNAL);
+}
+
+module.exports = { Region, region };
