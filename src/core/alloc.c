@@ -46,11 +46,13 @@ static inline uint16_t aligned_flags(size_t alignment) {
   return (uint16_t)(NMW_BLOCK_ALIGNED | (log2 << 8));
 }
 
+/* Extra bytes a block took beyond header, data and canary. */
 static inline size_t padding_of(const nmw_block_header_t *h) {
-  return (h->flags & NMW_BLOCK_ALIGNED) ? (size_t)1 << (h->flags >> 8) : 0;
+  return ((h->flags & NMW_BLOCK_ALIGNED) ? (size_t)1 << (h->flags >> 8) : 0) +
+         ((h->flags & NMW_BLOCK_SLACK) ? 32 : 0);
 }
 
-static block_state_t classify(const void *user) {
+NMW_INLINE block_state_t classify(const void *user) {
   const nmw_block_header_t *h = nmw__header_of(user);
   if (!h) return BLOCK_FOREIGN;
   uint64_t check = nmw__read_check(h), mix = NMW__MIX(user);
@@ -120,6 +122,31 @@ static bool limit_admits(nmw_tag_t tag, uint64_t growth) {
   return false;
 }
 
+/* Allocates total bytes from libc and picks where the block starts, keeping the
+ * placement rule of the public header (NMW__BAD_SPOT): about 1 in 128 fresh
+ * addresses would put the header on the previous page; those are re-placed with
+ * 32 bytes of slack. Returns the raw allocation, *user the block. */
+static unsigned char *place(size_t total, size_t pad, size_t alignment, bool zero, void **user,
+                            bool *slack) {
+  *slack = false;
+  unsigned char *raw = zero ? calloc(1, total) : malloc(total);
+  if (NMW_UNLIKELY(raw == NULL)) return NULL;
+  uintptr_t u = (uintptr_t)raw + NMW_HEADER_SIZE;
+  if (pad) {
+    u = (u + alignment - 1) & ~(uintptr_t)(alignment - 1);
+  } else if (NMW_UNLIKELY(NMW__BAD_SPOT(u))) {
+    unsigned char *wider = total <= SIZE_MAX - 32 ? (zero ? calloc(1, total + 32) : malloc(total + 32)) : NULL;
+    free(raw);
+    if (!wider) return NULL;
+    raw = wider;
+    u = (uintptr_t)raw + NMW_HEADER_SIZE;
+    if (NMW__BAD_SPOT(u)) u += 32;
+    *slack = true;
+  }
+  *user = (void *)u;
+  return raw;
+}
+
 /* Who owns the external bytes of a block: the calling JS thread's environment, or
  * the one an _env variant named. */
 #define OWNER_OF_THREAD UINT32_MAX
@@ -140,6 +167,7 @@ static void *alloc_block(size_t alignment, size_t size, bool zero, nmw_tag_t tag
     return NULL;
   }
   size_t total = NMW_OVERHEAD + size + pad;
+  void *user = NULL;
   unsigned tag_flags = atomic_load_explicit(&nmw__tags[tag].flags, memory_order_relaxed);
   bool limited = tag_flags & NMW_TAGF_LIMITED;
   if (NMW_UNLIKELY(limited)) {
@@ -150,12 +178,10 @@ static void *alloc_block(size_t alignment, size_t size, bool zero, nmw_tag_t tag
       return NULL;
     }
   }
-  unsigned char *raw = zero ? calloc(1, total) : malloc(total);
-  void *user = NULL;
+  bool slack;
+  unsigned char *raw = place(total, pad, alignment, zero, &user, &slack);
   if (NMW_LIKELY(raw != NULL)) {
-    uintptr_t u = (uintptr_t)raw + NMW_HEADER_SIZE;
-    if (pad) u = (u + alignment - 1) & ~(uintptr_t)(alignment - 1);
-    user = (void *)u;
+    uintptr_t u = (uintptr_t)user;
     uint32_t slot = nmw__slot_for(site, tag);
     nmw_block_header_t *h = header(user);
     h->size = size;
@@ -163,10 +189,11 @@ static void *alloc_block(size_t alignment, size_t size, bool zero, nmw_tag_t tag
     h->owner = 0;
     h->offset = (uint32_t)(u - (uintptr_t)raw);
     h->tag = (uint16_t)tag;
-    h->flags = pad ? aligned_flags(pad) : 0;
+    h->flags = pad ? aligned_flags(pad) : slack ? NMW_BLOCK_SLACK : 0;
     h->check = NMW__MIX(user) ^ NMW_MAGIC_LIVE;
     write_canary(h, user);
-    if (pad) atomic_fetch_add_explicit(&nmw__g.padding_bytes, (int64_t)pad, memory_order_relaxed);
+    if (NMW_UNLIKELY(pad || slack))
+      NMW_ADD(sh->padding_bytes, (int64_t)(pad + (slack ? 32 : 0)));
     nmw__credit_alloc(sh, slot, tag, size);
     if (tag_flags & NMW_TAG_EXTERNAL) {
       h->owner = resolve_owner(owner_hint);
@@ -267,8 +294,8 @@ void nmw_core_free(void *ptr, nmw_tag_t tag, nmw_site_t *site) {
   if (NMW_UNLIKELY(h->flags & NMW_BLOCK_EXTERNAL))
     nmw__ext_credit(sh, h->owner, NMW_TAGF_EXT_INDEX(atomic_load(&nmw__tags[h->tag].flags)),
                     -(int64_t)h->size);
-  if (NMW_UNLIKELY(h->flags & NMW_BLOCK_ALIGNED))
-    atomic_fetch_sub_explicit(&nmw__g.padding_bytes, (int64_t)padding_of(h), memory_order_relaxed);
+  if (NMW_UNLIKELY(h->flags & (NMW_BLOCK_ALIGNED | NMW_BLOCK_SLACK)))
+    NMW_ADD(sh->padding_bytes, -(int64_t)padding_of(h));
   h->check = NMW__MIX(ptr) ^ NMW_MAGIC_DEAD;
   free((unsigned char *)ptr - h->offset);
 }
@@ -313,15 +340,27 @@ void *nmw_core_realloc(void *ptr, size_t size, nmw_tag_t tag, nmw_site_t *site) 
   }
   void *user = NULL;
   if (!aligned) {
-    /* Mark the old header dead first: if libc moves the block, the old address
-     * must read as freed. Restore it if libc fails. */
+    /* libc realloc, with 32 bytes of slack so that the block can be moved by 32
+     * bytes inside its allocation when libc puts it where the placement rule
+     * forbids. The old header is marked dead first (if libc moves the block the
+     * old address must read as freed) and restored if libc fails. */
+    size_t offset = h->offset;
+    bool had_slack = h->flags & NMW_BLOCK_SLACK;
     h->check = NMW__MIX(ptr) ^ NMW_MAGIC_DEAD;
-    unsigned char *raw = realloc((unsigned char *)ptr - NMW_HEADER_SIZE, NMW_OVERHEAD + size);
-    if (raw) {
-      user = raw + NMW_HEADER_SIZE;
-      h = header(user);
-    } else {
+    unsigned char *raw = realloc((unsigned char *)ptr - offset, NMW_OVERHEAD + 32 + size);
+    if (!raw) {
       h->check = NMW__MIX(ptr) ^ NMW_MAGIC_LIVE;
+    } else {
+      size_t at = offset;
+      if (NMW__BAD_SPOT(raw + at)) at = at == NMW_HEADER_SIZE ? NMW_HEADER_SIZE + 32 : NMW_HEADER_SIZE;
+      if (at != offset)
+        memmove(raw + at - NMW_HEADER_SIZE, raw + offset - NMW_HEADER_SIZE,
+                NMW_HEADER_SIZE + (old_size < size ? old_size : size));
+      user = raw + at;
+      h = header(user);
+      h->offset = (uint32_t)at;
+      h->flags |= NMW_BLOCK_SLACK;
+      if (!had_slack) NMW_ADD(nmw__shard()->padding_bytes, 32);
     }
   } else {
     unsigned char *raw = malloc(NMW_OVERHEAD + size + pad);

@@ -22,7 +22,9 @@
 #define NMW_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define NMW_HIDDEN __attribute__((visibility("hidden")))
 #define NMW_ALIGNED(n) __attribute__((aligned(n)))
+#define NMW_INLINE static inline __attribute__((always_inline))
 #else
+#define NMW_INLINE static inline
 #define NMW_LIKELY(x) (x)
 #define NMW_UNLIKELY(x) (x)
 #define NMW_HIDDEN
@@ -52,6 +54,7 @@
 /* Header flags. */
 #define NMW_BLOCK_ALIGNED 0x1u
 #define NMW_BLOCK_EXTERNAL 0x2u /* counted as external for header->owner */
+#define NMW_BLOCK_SLACK 0x4u    /* 32 extra bytes, for the placement rule */
 
 /* Relaxed load + store of a counter that only its owning thread writes. */
 #define NMW_ADD(field, delta)                                                          \
@@ -65,8 +68,14 @@ typedef struct nmw_slot_ctr {
   _Atomic int64_t allocs, frees, reallocs, bytes_in, bytes_out;
 } nmw_slot_ctr_t;
 
+/* The unfolded net change of one tag (or the total) on one shard. The slack is how
+ * much this shard's view (folded + its own unfolded part) was found to exceed the
+ * exact value at its last peak check: what other shards hold unfolded. Subtracting
+ * it stops the same discrepancy from triggering exact checks again. Slack is only
+ * read and written by the shard's thread. */
 typedef struct nmw_pend {
   _Atomic int64_t bytes, blocks;
+  int64_t slack_bytes, slack_blocks;
 } nmw_pend_t;
 
 /* External bytes one shard credited to one owner, per external tag index. Only
@@ -82,6 +91,10 @@ typedef struct nmw_shard {
   _Atomic(nmw_ext_ctr_t *) ext_pages[NMW_OWNER_MAX];
   _Atomic(nmw_pend_t *) tag_pages[NMW_TAG_PAGES];
   nmw_pend_t total;
+  /* Padding and slack of blocks this thread allocated minus those it freed (the
+   * sum over shards is what live blocks hold). Per shard, because a global
+   * counter here shared a cache line with what every allocation reads. */
+  _Atomic int64_t padding_bytes;
   struct nmw_shard *next_all; /* set before publication, then immutable */
   struct nmw_shard *next_free;
 } nmw_shard_t;
@@ -125,7 +138,6 @@ typedef struct nmw_globals {
   _Atomic uint32_t shard_count;
   nmw_shard_t *free_shards;
   _Atomic uint64_t metadata_bytes; /* memory the tracker allocated for itself */
-  _Atomic int64_t padding_bytes;   /* alignment padding of live aligned blocks */
   _Atomic int64_t tracked_blocks;  /* live track() records (they have no header) */
 } nmw_globals_t;
 
@@ -137,12 +149,14 @@ NMW_HIDDEN extern nmw_total_state_t nmw__total;
 NMW_HIDDEN void nmw__init(void);
 /* calloc that counts into metadata_bytes; aborts only never: returns NULL on OOM. */
 NMW_HIDDEN void *nmw__meta_calloc(size_t count, size_t size);
+/* Frees what nmw__meta_calloc(count, size) returned. */
+NMW_HIDDEN void nmw__meta_free(void *p, size_t count, size_t size);
 
 /* ---- shards.c ---- */
 NMW_HIDDEN nmw_shard_t *nmw__shard_acquire(void);
 NMW_HIDDEN extern _Thread_local nmw_shard_t *nmw__tls_shard;
 
-static inline nmw_shard_t *nmw__shard(void) {
+NMW_INLINE nmw_shard_t *nmw__shard(void) {
   nmw_shard_t *s = nmw__tls_shard;
   return NMW_LIKELY(s != NULL) ? s : nmw__shard_acquire();
 }
@@ -150,14 +164,14 @@ static inline nmw_shard_t *nmw__shard(void) {
 NMW_HIDDEN nmw_slot_ctr_t *nmw__slot_page_new(nmw_shard_t *sh, uint32_t page);
 NMW_HIDDEN nmw_pend_t *nmw__tag_page_new(nmw_shard_t *sh, uint32_t page);
 
-static inline nmw_slot_ctr_t *nmw__slot_ctr(nmw_shard_t *sh, uint32_t slot) {
+NMW_INLINE nmw_slot_ctr_t *nmw__slot_ctr(nmw_shard_t *sh, uint32_t slot) {
   nmw_slot_ctr_t *page =
       atomic_load_explicit(&sh->slot_pages[slot >> NMW_PAGE_BITS], memory_order_relaxed);
   if (NMW_UNLIKELY(page == NULL)) page = nmw__slot_page_new(sh, slot >> NMW_PAGE_BITS);
   return page ? &page[slot & (NMW_PAGE_SIZE - 1)] : NULL;
 }
 
-static inline nmw_pend_t *nmw__tag_pend(nmw_shard_t *sh, nmw_tag_t tag) {
+NMW_INLINE nmw_pend_t *nmw__tag_pend(nmw_shard_t *sh, nmw_tag_t tag) {
   nmw_pend_t *page =
       atomic_load_explicit(&sh->tag_pages[tag >> NMW_PAGE_BITS], memory_order_relaxed);
   if (NMW_UNLIKELY(page == NULL)) page = nmw__tag_page_new(sh, tag >> NMW_PAGE_BITS);
@@ -167,40 +181,48 @@ static inline nmw_pend_t *nmw__tag_pend(nmw_shard_t *sh, nmw_tag_t tag) {
 /* Folds: move a shard's unfolded net change into the global counters. */
 NMW_HIDDEN void nmw__fold_tag(nmw_tag_state_t *t, nmw_pend_t *p);
 NMW_HIDDEN void nmw__fold_total(nmw_shard_t *sh);
+/* nmw__pend when the shard has no memory for the tag's page: folds directly. */
+NMW_HIDDEN void nmw__pend_without_page(nmw_shard_t *sh, nmw_tag_state_t *t, int64_t dbytes,
+                                       int64_t dblocks);
 
 /* Records a net change of a tag's current bytes/blocks on this shard and folds
  * when a peak could be crossed or the drift passes the batch. */
-static inline void nmw__pend(nmw_shard_t *sh, nmw_tag_t tag, int64_t dbytes, int64_t dblocks) {
+/* Records a net change of a tag's (and the total's) current bytes/blocks on this
+ * shard. Growth can only cross a peak, so it is checked against the peaks; a fall
+ * only against the batch (frees pile up unfolded on the freeing thread). */
+NMW_INLINE void nmw__pend(nmw_shard_t *sh, nmw_tag_t tag, int64_t dbytes, int64_t dblocks) {
   nmw_pend_t *p = nmw__tag_pend(sh, tag);
   nmw_tag_state_t *t = &nmw__tags[tag];
-  if (NMW_LIKELY(p != NULL)) {
-    int64_t pb = NMW_LOAD(p->bytes) + dbytes, pk = NMW_LOAD(p->blocks) + dblocks;
-    atomic_store_explicit(&p->bytes, pb, memory_order_relaxed);
-    atomic_store_explicit(&p->blocks, pk, memory_order_relaxed);
-    if (pb + NMW_LOAD(t->folded_bytes) > NMW_LOAD(t->peak_bytes) ||
-        pk + NMW_LOAD(t->folded_blocks) > NMW_LOAD(t->peak_blocks) ||
-        pb < -NMW_FOLD_BATCH_BYTES || pk < -NMW_FOLD_BATCH_BLOCKS || pb > NMW_FOLD_BATCH_BYTES ||
-        pk > NMW_FOLD_BATCH_BLOCKS)
-      nmw__fold_tag(t, p);
-  } else {
-    /* No memory for a page: fold straight into the global counter. */
-    nmw_pend_t direct;
-    atomic_init(&direct.bytes, dbytes);
-    atomic_init(&direct.blocks, dblocks);
-    nmw__fold_tag(t, &direct);
+  nmw_pend_t *tp = &sh->total;
+  if (NMW_UNLIKELY(p == NULL)) {
+    nmw__pend_without_page(sh, t, dbytes, dblocks);
+    return;
   }
-  int64_t tb = NMW_LOAD(sh->total.bytes) + dbytes, tk = NMW_LOAD(sh->total.blocks) + dblocks;
-  atomic_store_explicit(&sh->total.bytes, tb, memory_order_relaxed);
-  atomic_store_explicit(&sh->total.blocks, tk, memory_order_relaxed);
-  if (tb + NMW_LOAD(nmw__total.folded_bytes) > NMW_LOAD(nmw__total.watermark_bytes) ||
-      tk + NMW_LOAD(nmw__total.folded_blocks) > NMW_LOAD(nmw__total.watermark_blocks) ||
-      tb < -NMW_FOLD_BATCH_BYTES || tk < -NMW_FOLD_BATCH_BLOCKS || tb > NMW_FOLD_BATCH_BYTES ||
-      tk > NMW_FOLD_BATCH_BLOCKS)
-    nmw__fold_total(sh);
+  int64_t pb = NMW_LOAD(p->bytes) + dbytes, pk = NMW_LOAD(p->blocks) + dblocks;
+  int64_t tb = NMW_LOAD(tp->bytes) + dbytes, tk = NMW_LOAD(tp->blocks) + dblocks;
+  atomic_store_explicit(&p->bytes, pb, memory_order_relaxed);
+  atomic_store_explicit(&p->blocks, pk, memory_order_relaxed);
+  atomic_store_explicit(&tp->bytes, tb, memory_order_relaxed);
+  atomic_store_explicit(&tp->blocks, tk, memory_order_relaxed);
+  if (dbytes > 0 || dblocks > 0) {
+    if (NMW_UNLIKELY(pb + NMW_LOAD(t->folded_bytes) - p->slack_bytes > NMW_LOAD(t->peak_bytes) ||
+                     pk + NMW_LOAD(t->folded_blocks) - p->slack_blocks > NMW_LOAD(t->peak_blocks) ||
+                     pb > NMW_FOLD_BATCH_BYTES))
+      nmw__fold_tag(t, p);
+    if (NMW_UNLIKELY(tb + NMW_LOAD(nmw__total.folded_bytes) - tp->slack_bytes >
+                         NMW_LOAD(nmw__total.watermark_bytes) ||
+                     tk + NMW_LOAD(nmw__total.folded_blocks) - tp->slack_blocks >
+                         NMW_LOAD(nmw__total.watermark_blocks) ||
+                     tb > NMW_FOLD_BATCH_BYTES))
+      nmw__fold_total(sh);
+  } else {
+    if (NMW_UNLIKELY(pb < -NMW_FOLD_BATCH_BYTES || pk < -NMW_FOLD_BATCH_BLOCKS)) nmw__fold_tag(t, p);
+    if (NMW_UNLIKELY(tb < -NMW_FOLD_BATCH_BYTES || tk < -NMW_FOLD_BATCH_BLOCKS)) nmw__fold_total(sh);
+  }
 }
 
 /* Credits an allocation / a free / a realloc to a slot and its tag. */
-static inline void nmw__credit_alloc(nmw_shard_t *sh, uint32_t slot, nmw_tag_t tag,
+NMW_INLINE void nmw__credit_alloc(nmw_shard_t *sh, uint32_t slot, nmw_tag_t tag,
                                      uint64_t size) {
   nmw_slot_ctr_t *c = nmw__slot_ctr(sh, slot);
   if (NMW_LIKELY(c != NULL)) {
@@ -210,7 +232,7 @@ static inline void nmw__credit_alloc(nmw_shard_t *sh, uint32_t slot, nmw_tag_t t
   nmw__pend(sh, tag, (int64_t)size, 1);
 }
 
-static inline void nmw__credit_free(nmw_shard_t *sh, uint32_t slot, nmw_tag_t tag,
+NMW_INLINE void nmw__credit_free(nmw_shard_t *sh, uint32_t slot, nmw_tag_t tag,
                                     uint64_t size) {
   nmw_slot_ctr_t *c = nmw__slot_ctr(sh, slot);
   if (NMW_LIKELY(c != NULL)) {
@@ -220,7 +242,7 @@ static inline void nmw__credit_free(nmw_shard_t *sh, uint32_t slot, nmw_tag_t ta
   nmw__pend(sh, tag, -(int64_t)size, -1);
 }
 
-static inline void nmw__credit_realloc(nmw_shard_t *sh, uint32_t slot, nmw_tag_t tag,
+NMW_INLINE void nmw__credit_realloc(nmw_shard_t *sh, uint32_t slot, nmw_tag_t tag,
                                        uint64_t old_size, uint64_t new_size) {
   nmw_slot_ctr_t *c = nmw__slot_ctr(sh, slot);
   if (NMW_LIKELY(c != NULL)) {
@@ -241,7 +263,7 @@ NMW_HIDDEN void nmw__current(nmw_tag_t tag, int64_t *bytes, int64_t *blocks);
 NMW_HIDDEN uint32_t nmw__slot_lookup_slow(nmw_site_t *site, nmw_tag_t tag);
 
 /* The counter slot of (site, tag). The site record caches its last slot. */
-static inline uint32_t nmw__slot_for(nmw_site_t *site, nmw_tag_t tag) {
+NMW_INLINE uint32_t nmw__slot_for(nmw_site_t *site, nmw_tag_t tag) {
   if (site == NULL) return tag;
   uint64_t cached = __atomic_load_n(&site->impl, __ATOMIC_ACQUIRE);
   if (NMW_LIKELY((cached >> 32) == (uint64_t)tag + 1)) return (uint32_t)cached;

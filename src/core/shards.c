@@ -92,16 +92,32 @@ void nmw__fold_tag(nmw_tag_state_t *t, nmw_pend_t *p) {
   int64_t b = NMW_LOAD(p->bytes), k = NMW_LOAD(p->blocks);
   atomic_store_explicit(&p->bytes, 0, memory_order_relaxed);
   atomic_store_explicit(&p->blocks, 0, memory_order_relaxed);
-  int64_t now_bytes = atomic_fetch_add_explicit(&t->folded_bytes, b, memory_order_relaxed) + b;
-  int64_t now_blocks = atomic_fetch_add_explicit(&t->folded_blocks, k, memory_order_relaxed) + k;
-  if (now_bytes <= NMW_LOAD(t->peak_bytes) && now_blocks <= NMW_LOAD(t->peak_blocks)) return;
+  int64_t folded_bytes = atomic_fetch_add_explicit(&t->folded_bytes, b, memory_order_relaxed) + b;
+  int64_t folded_blocks = atomic_fetch_add_explicit(&t->folded_blocks, k, memory_order_relaxed) + k;
+  if (folded_bytes - p->slack_bytes <= NMW_LOAD(t->peak_bytes) &&
+      folded_blocks - p->slack_blocks <= NMW_LOAD(t->peak_blocks))
+    return;
   /* A candidate peak. The folded value misses what other shards hold unfolded (frees
-   * on an idle thread, say), so raise the peak to the exact current value instead:
-   * folded plus every shard's unfolded part. This costs a walk over the shards, but
-   * only when a new peak is possible. */
+   * on an idle thread, say), so raise the peak to the exact current value: folded
+   * plus every shard's unfolded part. Where the view was too high, remember by how
+   * much (the slack), so that the same gap does not bring us back here. */
+  int64_t now_bytes, now_blocks;
   nmw__current((nmw_tag_t)(t - nmw__tags), &now_bytes, &now_blocks);
   atomic_max(&t->peak_bytes, now_bytes);
   atomic_max(&t->peak_blocks, now_blocks);
+  p->slack_bytes = folded_bytes > now_bytes ? folded_bytes - now_bytes : 0;
+  p->slack_blocks = folded_blocks > now_blocks ? folded_blocks - now_blocks : 0;
+}
+
+void nmw__pend_without_page(nmw_shard_t *sh, nmw_tag_state_t *t, int64_t dbytes,
+                            int64_t dblocks) {
+  nmw_pend_t direct = {0};
+  atomic_init(&direct.bytes, dbytes);
+  atomic_init(&direct.blocks, dblocks);
+  nmw__fold_tag(t, &direct);
+  NMW_ADD(sh->total.bytes, dbytes);
+  NMW_ADD(sh->total.blocks, dblocks);
+  nmw__fold_total(sh);
 }
 
 /* Defined in region.c: raises the total's and the open regions' peaks and
@@ -109,24 +125,27 @@ void nmw__fold_tag(nmw_tag_state_t *t, nmw_pend_t *p) {
 NMW_HIDDEN void nmw__raise_peaks_locked(int64_t bytes, int64_t blocks);
 
 void nmw__fold_total(nmw_shard_t *sh) {
-  int64_t b = NMW_LOAD(sh->total.bytes), k = NMW_LOAD(sh->total.blocks);
-  atomic_store_explicit(&sh->total.bytes, 0, memory_order_relaxed);
-  atomic_store_explicit(&sh->total.blocks, 0, memory_order_relaxed);
+  nmw_pend_t *p = &sh->total;
+  int64_t b = NMW_LOAD(p->bytes), k = NMW_LOAD(p->blocks);
+  atomic_store_explicit(&p->bytes, 0, memory_order_relaxed);
+  atomic_store_explicit(&p->blocks, 0, memory_order_relaxed);
   int64_t folded_bytes =
       atomic_fetch_add_explicit(&nmw__total.folded_bytes, b, memory_order_relaxed) + b;
   int64_t folded_blocks =
       atomic_fetch_add_explicit(&nmw__total.folded_blocks, k, memory_order_relaxed) + k;
   /* Even a batch that nets to zero can leave the folded total above a watched peak
    * (it may hold an earlier free), so the test is on the folded total itself. */
-  if (folded_bytes <= NMW_LOAD(nmw__total.watermark_bytes) &&
-      folded_blocks <= NMW_LOAD(nmw__total.watermark_blocks))
+  if (folded_bytes - p->slack_bytes <= NMW_LOAD(nmw__total.watermark_bytes) &&
+      folded_blocks - p->slack_blocks <= NMW_LOAD(nmw__total.watermark_blocks))
     return;
-  /* As for tags: raise peaks to the exact current total, not the folded one. */
+  /* As for tags: raise peaks to the exact current total, and keep the slack. */
   uv_mutex_lock(&nmw__g.peak_lock);
   int64_t now_bytes, now_blocks;
   nmw__current(NMW_ANY_TAG, &now_bytes, &now_blocks);
   nmw__raise_peaks_locked(now_bytes, now_blocks);
   uv_mutex_unlock(&nmw__g.peak_lock);
+  p->slack_bytes = folded_bytes > now_bytes ? folded_bytes - now_bytes : 0;
+  p->slack_blocks = folded_blocks > now_blocks ? folded_blocks - now_blocks : 0;
 }
 
 void nmw__current(nmw_tag_t tag, int64_t *bytes, int64_t *blocks) {

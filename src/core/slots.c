@@ -47,10 +47,7 @@ static bool map_grow(void) {
   map_cap = cap;
   for (size_t i = 0; i < old_cap; i++)
     if (old[i].site) *map_find(old[i].site, old[i].tag) = old[i];
-  if (old) {
-    free(old);
-    atomic_fetch_sub(&nmw__g.metadata_bytes, old_cap * sizeof *old);
-  }
+  nmw__meta_free(old, old_cap, sizeof *old);
   return true;
 }
 

@@ -53,10 +53,7 @@ static bool grow(stripe_t *s) {
   s->cap = cap;
   for (size_t i = 0; i < old_cap; i++)
     if (old[i].ptr) s->table[find(s, old[i].ptr)] = old[i];
-  if (old) {
-    free(old);
-    atomic_fetch_sub(&nmw__g.metadata_bytes, old_cap * sizeof *old);
-  }
+  nmw__meta_free(old, old_cap, sizeof *old);
   return true;
 }
 

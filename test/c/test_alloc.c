@@ -394,6 +394,43 @@ static void test_total_is_sum_of_tags(void **state) {
   nmw_core_free(b, t2, NULL);
 }
 
+/* Header and canary per block, plus 32 bytes for blocks that carry slack: blocks
+ * re-placed so that no header starts on the page before its block (offset 64),
+ * and blocks grown by realloc (header flag 0x4). */
+static uint64_t expected_overhead(void **blocks, int n) {
+  uint64_t bytes = 0;
+  for (int i = 0; i < n; i++) {
+    const nmw_block_header_t *h = nmw__header_of(blocks[i]);
+    bytes += NMW_HEADER_SIZE + NMW_CANARY_SIZE + ((h->flags & 0x4u) ? 32 : 0);
+  }
+  return bytes;
+}
+
+/* The placement rule: no block starts 1..31 bytes into a page, and a pointer
+ * there is refused as foreign without reading the memory before it. */
+static void test_placement_rule(void **state) {
+  (void)state;
+  nmw_tag_t tag = test_new_tag("t.alloc.placement");
+  enum { N = 20000 };
+  static void *blocks[N];
+  int slack = 0;
+  for (int i = 0; i < N; i++) {
+    blocks[i] = nmw_core_malloc((size_t)(i % 200), tag, NULL);
+    assert_non_null(blocks[i]);
+    uintptr_t offset = (uintptr_t)blocks[i] & 4095u;
+    assert_false(offset < NMW_HEADER_SIZE);
+    if (nmw__header_of(blocks[i])->offset != NMW_HEADER_SIZE) slack++;
+  }
+  /* About 1 in 128 fresh addresses needs re-placing; over 20,000 some must have. */
+  assert_true(slack > 0);
+  for (int i = 0; i < N; i++) nmw_core_free(blocks[i], tag, NULL);
+  uint64_t before = nmw_core_misuse_count(NMW_MISUSE_FOREIGN_FREE);
+  unsigned char *page = aligned_alloc(4096, 8192);
+  nmw_core_free(page + 4096 + 16, tag, NULL);
+  assert_int_equal(nmw_core_misuse_count(NMW_MISUSE_FOREIGN_FREE), before + 1);
+  free(page);
+}
+
 static void test_overhead_per_block(void **state) {
   (void)state;
   nmw_tag_t tag = test_new_tag("t.alloc.overhead");
@@ -415,12 +452,14 @@ static void test_overhead_per_block(void **state) {
     assert_non_null(blocks[i]);
   }
   nmw_core_overhead(&mid);
-  assert_int_equal(mid.block_bytes - before.block_bytes, N * (NMW_HEADER_SIZE + NMW_CANARY_SIZE));
-  /* A realloc keeps one header and canary per block. */
+  assert_int_equal(mid.block_bytes - before.block_bytes, expected_overhead(blocks, N));
+  /* A realloc keeps one header and canary per block (plus the 32 bytes of slack a
+   * realloc'ed block keeps for the placement rule). */
   blocks[0] = nmw_core_realloc(blocks[0], 3000, tag, NULL);
   assert_non_null(blocks[0]);
+  assert_int_equal(nmw__header_of(blocks[0])->flags & 0x4u, 0x4u);
   nmw_core_overhead(&mid);
-  assert_int_equal(mid.block_bytes - before.block_bytes, N * (NMW_HEADER_SIZE + NMW_CANARY_SIZE));
+  assert_int_equal(mid.block_bytes - before.block_bytes, expected_overhead(blocks, N));
   for (int i = 0; i < N; i++) nmw_core_free(blocks[i], tag, NULL);
   nmw_core_overhead(&after);
   assert_int_equal(after.block_bytes, before.block_bytes);
@@ -455,6 +494,7 @@ int main(void) {
       cmocka_unit_test(test_bad_tag_goes_untagged),
       cmocka_unit_test(test_total_is_sum_of_tags),
       cmocka_unit_test(test_overhead_per_block),
+      cmocka_unit_test(test_placement_rule),
   };
   return cmocka_run_group_tests_name("alloc", tests, NULL, NULL);
 }
