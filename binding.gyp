@@ -19,6 +19,7 @@
         "src/addon/js_tags.c",
         "src/addon/js_stats.c",
         "src/addon/js_regions.c",
+        "src/addon/js_external.c",
         "src/addon/env_owner.c",
         "src/addon/pin.c"
       ],

@@ -86,12 +86,70 @@ export interface Stats {
   misuse: Misuse;
   /** Per-thread counter shards ever created (threads that allocated). */
   threads: number;
+  external: ExternalStats;
   heap: import('v8').HeapInfo;
   memoryUsage: NodeJS.MemoryUsage;
 }
 
+/** One external tag's audit in one environment (bytes). */
+export interface ExternalTagAudit {
+  /** Owed to V8: live external-tagged blocks plus explicit adjustments. */
+  owed: number;
+  /** The part of owed that came from nmw_external_adjust(). */
+  explicitOwed: number;
+  /** Reported to V8 at the last flush. */
+  reported: number;
+  /** owed - reported. */
+  pending: number;
+  /** nmw_external_adjust() calls. */
+  explicitCalls: number;
+  /** Explicit adjustments that would have gone below zero (clamped at zero). */
+  belowZero: number;
+}
+
+/** One environment (main thread or worker) as V8 sees its external memory. */
+export interface ExternalEnvironment {
+  id: number;
+  owed: number;
+  reported: number;
+  pending: number;
+  /** napi_adjust_external_memory calls made for this environment. */
+  adjustCalls: number;
+  /** Flushes refused because they were not on the environment's JS thread (always 0). */
+  offThreadCalls: number;
+  flushes: number;
+  tags: { [name: string]: ExternalTagAudit };
+}
+
+export interface ExternalStats {
+  /** Bytes one thread accumulates for an environment before it is reported. */
+  threshold: number;
+  /** This environment (null if it could not be attached). */
+  environment: ExternalEnvironment | null;
+  /** Every live environment. */
+  environments: ExternalEnvironment[];
+  /** External-tagged bytes allocated off the JS thread without naming an env. */
+  unattributedBytes: number;
+  /** External-tagged blocks handed to V8 as external buffers (counted twice). */
+  doubleReported: number;
+  teardown: {
+    /** Environments torn down so far. */
+    environments: number;
+    /** Bytes still reported to V8 when their environment went away. */
+    reportedBytes: number;
+    /** Pending bytes (never reported) dropped at teardown. */
+    droppedBytes: number;
+    /** Bytes / blocks freed after their environment was torn down. */
+    freedAfterBytes: number;
+    freedAfterBlocks: number;
+  };
+  /** Environment slots: live now, ever used (high-water mark), capacity. */
+  ownerSlots: { live: number; used: number; capacity: number };
+}
+
 export interface TagOptions {
-  /** Report the tag's bytes to V8 as external memory. Default false. */
+  /** Report the tag's bytes to V8 as external memory. Omitted: an existing tag is
+   * returned as it is, a new one is not external. */
   external?: boolean;
   /** Byte limit; null removes it; omitted leaves the limit as it is. */
   limit?: number | null;
@@ -207,12 +265,15 @@ export declare class Region {
 }
 
 export interface Config {
-  /** Bytes of external-memory change an environment accumulates before reporting them to V8. */
-  externalThreshold: number;
+  external: {
+    /** Bytes of external-memory change one thread accumulates for an environment
+     * before it is reported to V8. Default 1 MiB. */
+    threshold: number;
+  };
 }
 
 export interface ConfigureOptions {
-  externalThreshold?: number;
+  external?: { threshold?: number };
 }
 
 export interface SettleOptions {
@@ -245,6 +306,10 @@ export declare function gc(): void;
 /** Collects garbage until the totals stop changing; resolves to the rounds run. */
 export declare function settle(options?: SettleOptions): Promise<number>;
 export declare function configure(options?: ConfigureOptions): Config;
+/** Reports this environment's pending external-memory change to V8 now; returns it. */
+export declare function flushExternal(): number;
+/** Marks a tag external (its bytes are reported to V8) or not. */
+export declare function setExternal(tag: string | number, external: boolean): void;
 
 declare const nativeMemwatch: {
   version: typeof version;
@@ -262,6 +327,8 @@ declare const nativeMemwatch: {
   gc: typeof gc;
   settle: typeof settle;
   configure: typeof configure;
+  flushExternal: typeof flushExternal;
+  setExternal: typeof setExternal;
   Snapshot: typeof Snapshot;
   Region: typeof Region;
 };

@@ -20,6 +20,7 @@ const { tags, stats, sites } = require('./stats.js');
 const { Snapshot, snapshot } = require('./snapshot.js');
 const { Region, region } = require('./region.js');
 const { gc, settle } = require('./gc.js');
+const { flushExternal, setExternal } = require('./external.js');
 
 const TAG_EXTERNAL = 0x1;
 
@@ -32,11 +33,13 @@ function tag(name, options) {
   validateTagName(name, 'name');
   const opts = validateOptions(options, 'options');
   const external =
-    opts.external === undefined ? false : validateBoolean(opts.external, 'options.external');
+    opts.external === undefined ? undefined : validateBoolean(opts.external, 'options.external');
   const limit = opts.limit === undefined ? undefined : validateByteLimit(opts.limit, 'options.limit');
   let id;
   try {
-    id = binding.tagRegister(name, external ? TAG_EXTERNAL : 0);
+    // Without options.external an existing tag is returned as it is.
+    const existing = external === undefined ? binding.tagLookup(name) : -1;
+    id = existing >= 0 ? existing : binding.tagRegister(name, external ? TAG_EXTERNAL : 0);
   } catch (err) {
     if (err && err.code === 'ERR_NMW_NO_SPACE') {
       throw rangeError(
@@ -72,16 +75,21 @@ function resetPeak(tagArg) {
 // getter in currentConfig(). Later versions add options here (stack capture for
 // finalizers, ...).
 const CONFIG_OPTIONS = {
-  // Bytes of external-memory change an environment accumulates before it is
-  // reported to V8 (process-wide).
-  externalThreshold(value, name) {
-    const bytes = validatePositiveInteger(value, name);
+  // external.threshold: bytes of external-memory change one thread accumulates for
+  // an environment before it is reported to V8 (process-wide; default 1 MiB).
+  external(value, name) {
+    const opts = validateOptions(value, name);
+    for (const key of Object.keys(opts)) {
+      if (key !== 'threshold') throw typeError(`${name}.${key} is not a supported option`, 'ERR_INVALID_ARG_VALUE');
+    }
+    if (opts.threshold === undefined) return () => {};
+    const bytes = validatePositiveInteger(opts.threshold, `${name}.threshold`);
     return () => binding.externalThreshold(bytes);
   },
 };
 
 function currentConfig() {
-  return { externalThreshold: binding.externalThreshold() };
+  return { external: { threshold: binding.externalThreshold() } };
 }
 
 /**
@@ -117,6 +125,8 @@ module.exports = {
   gc,
   settle,
   configure,
+  flushExternal,
+  setExternal,
   Snapshot,
   Region,
 };

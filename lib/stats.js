@@ -5,6 +5,7 @@
 const v8 = require('v8');
 const binding = require('./binding.js');
 const { siteRows, compareSites } = require('./rows.js');
+const { externalStats } = require('./external.js');
 const {
   validateOptions,
   validatePositiveInteger,
@@ -97,6 +98,7 @@ function stats() {
     overhead: binding.overhead(),
     misuse: misuse(),
     threads: binding.shardCount(),
+    external: externalStats(),
     heap: v8.getHeapStatistics(),
     memoryUsage: process.memoryUsage(),
   };

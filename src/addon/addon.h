@@ -59,6 +59,7 @@ const struct nmw_api *nmw__addon_table(void);
 napi_status nmw__init_tags(napi_env env, napi_value exports);
 napi_status nmw__init_stats(napi_env env, napi_value exports);
 napi_status nmw__init_regions(napi_env env, napi_value exports);
+napi_status nmw__init_external(napi_env env, napi_value exports);
 
 /* Defines the native functions of a table on exports. */
 typedef struct nmw_method {

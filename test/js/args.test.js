@@ -44,6 +44,8 @@ const COVERED = new Set([
   'gc',
   'settle',
   'configure',
+  'flushExternal',
+  'setExternal',
   'Snapshot',
   'Region',
 ]);
@@ -195,5 +197,32 @@ test('configure(options)', () => {
   throwsArg(() => mw.configure(5), TypeError, 'options');
   throwsArg(() => mw.configure(null), TypeError, 'options');
   assert.throws(() => mw.configure({ noSuchOption: 1 }), /noSuchOption/);
-  assert.equal(typeof mw.configure(), 'object');
+  throwsArg(() => mw.configure({ external: 5 }), TypeError, 'options.external');
+  throwsArg(() => mw.configure({ external: { threshold: 0 } }), RangeError, 'options.external.threshold');
+  throwsArg(() => mw.configure({ external: { threshold: 1.5 } }), RangeError, 'options.external.threshold');
+  throwsArg(() => mw.configure({ external: { threshold: '1' } }), TypeError, 'options.external.threshold');
+  assert.throws(() => mw.configure({ external: { nope: 1 } }), /options\.external\.nope is not a supported option/);
+  const before = mw.configure().external.threshold;
+  assert.deepEqual(mw.configure({ external: { threshold: 4096 } }), { external: { threshold: 4096 } });
+  mw.configure({ external: { threshold: before } });
+  assert.equal(mw.configure().external.threshold, before);
+});
+
+test('flushExternal()', () => {
+  assert.equal(typeof mw.flushExternal(), 'number');
+});
+
+test('setExternal(tag, external)', () => {
+  throwsArg(() => mw.setExternal(), TypeError, 'tag');
+  throwsArg(() => mw.setExternal({}), TypeError, 'tag');
+  throwsArg(() => mw.setExternal(freshTag('never-registered')), RangeError, 'tag');
+  const name = freshTag('ext');
+  mw.tag(name);
+  throwsArg(() => mw.setExternal(name), TypeError, 'external');
+  throwsArg(() => mw.setExternal(name, 1), TypeError, 'external');
+  mw.setExternal(name, true);
+  assert.equal(mw.tags().find((t) => t.name === name).external, true);
+  assert.equal(mw.tag(name), mw.tag(name), 'without options.external an existing tag is returned as it is');
+  mw.setExternal(name, false);
+  assert.equal(mw.tags().find((t) => t.name === name).external, false);
 });

@@ -1,0 +1,38 @@
+// Compiled with tsc --strict --noEmit by npm test: index.d.ts must describe the
+// JS API as it is used here, and reject what is wrong (the @ts-expect-error lines).
+import mw = require('../..');
+import type { Stats, Snapshot, RegionDelta, ExternalStats, TagDiff, SiteDiff } from '../..';
+
+const id: number = mw.tag('types.a', { external: true, limit: 1024 });
+mw.tag('types.b');
+mw.setLimit(id, null);
+mw.setExternal('types.b', true);
+const s: Stats = mw.stats();
+const curr: number = s.tags['types.a'].currBytes + s.total.peakBytes + s.overhead.totalBytes;
+const ext: ExternalStats = s.external;
+const pending: number | undefined = ext.environment?.tags['types.a']?.pending;
+const rows = mw.sites({ tag: 'types.a', limit: 5, sortBy: 'totalBytes' });
+const file: string | null = rows[0]?.file ?? null;
+const before: Snapshot = mw.snapshot();
+const byTag: TagDiff[] = mw.snapshot().compareTo(before);
+const bySite: SiteDiff[] = mw.snapshot().compareTo(before, { groupBy: 'site' });
+const region = mw.region();
+const delta: RegionDelta = region.delta();
+region.close();
+mw.resetPeak();
+mw.resetPeak('types.a');
+mw.gc();
+const reported: number = mw.flushExternal();
+const threshold: number = mw.configure({ external: { threshold: 1 << 20 } }).external.threshold;
+async function later(): Promise<number> {
+  return mw.settle({ maxRounds: 3 });
+}
+
+// @ts-expect-error: a tag name is a string or an id
+mw.tag(5);
+// @ts-expect-error: unknown sort key
+mw.sites({ sortBy: 'size' });
+// @ts-expect-error: threshold is a number
+mw.configure({ external: { threshold: '1' } });
+
+export { curr, pending, file, byTag, bySite, delta, reported, threshold, later, ext };
