@@ -156,18 +156,27 @@ static inline const nmw_api_t *nmw_api(void) { return NMW__LOAD_API(); }
 #define NMW__NO_ASAN
 #endif
 
-/* The header of a block, or NULL when the 32 bytes before ptr are not readable.
- * Reading before a foreign pointer is the point of the check, hence no ASan. */
+/* Placement rule (part of the ABI): a block is never placed so that its header
+ * starts on the page before the block, unless the block is page aligned. So a
+ * pointer 1..31 bytes into a page is never a block, without reading memory, and
+ * only page-aligned pointers need a probe of the page before. */
+#define NMW__PAGE_OFFSET(p) ((uintptr_t)(p) & 4095u)
+#define NMW__BAD_SPOT(user) (NMW__PAGE_OFFSET(user) < NMW_HEADER_SIZE)
+
+/* The header of a block, or NULL when ptr cannot be one (misaligned, in the first
+ * bytes of a page, or with the page before it unmapped). Reading before a foreign
+ * pointer is the point of the check, hence no ASan. */
 static inline NMW__NO_ASAN const nmw_block_header_t *nmw__header_of(const void *ptr) {
   uintptr_t p = (uintptr_t)ptr;
   if (p < 4096 + NMW_HEADER_SIZE || (p & 7u) != 0) return 0;
+  if (NMW__BAD_SPOT(p)) {
+    if (NMW__PAGE_OFFSET(p) != 0) return 0;
 #if defined(__linux__)
-  if ((p & 4095u) < NMW_HEADER_SIZE) {
-    /* The header would start on the previous page: make sure it is mapped. */
+    /* A page-aligned block: its header is on the page before, which must be mapped. */
     unsigned char vec;
-    if (mincore((void *)((p - NMW_HEADER_SIZE) & ~(uintptr_t)4095u), 1, &vec) != 0) return 0;
-  }
+    if (mincore((void *)(p - 4096), 1, &vec) != 0) return 0;
 #endif
+  }
   return (const nmw_block_header_t *)(p - NMW_HEADER_SIZE);
 }
 
@@ -177,12 +186,22 @@ static inline NMW__NO_ASAN uint64_t nmw__read_check(const nmw_block_header_t *h)
 
 static inline void *nmw__plain_alloc(size_t alignment, size_t size, int zero) {
   size_t pad = alignment > 16 ? alignment : 0;
-  if (size > SIZE_MAX - NMW_HEADER_SIZE - NMW_CANARY_SIZE - pad) return 0;
+  if (size > SIZE_MAX - NMW_HEADER_SIZE - NMW_CANARY_SIZE - pad - 32) return 0;
   size_t total = NMW_HEADER_SIZE + size + NMW_CANARY_SIZE + pad;
   unsigned char *raw = (unsigned char *)(zero ? calloc(1, total) : malloc(total));
   if (!raw) return 0;
   uintptr_t user = (uintptr_t)raw + NMW_HEADER_SIZE;
-  if (pad) user = (user + alignment - 1) & ~(uintptr_t)(alignment - 1);
+  if (pad) {
+    user = (user + alignment - 1) & ~(uintptr_t)(alignment - 1);
+  } else if (NMW__BAD_SPOT(user)) {
+    /* Keep the placement rule: take 32 more bytes and move past the page start. */
+    unsigned char *wider = (unsigned char *)(zero ? calloc(1, total + 32) : malloc(total + 32));
+    free(raw);
+    if (!wider) return 0;
+    raw = wider;
+    user = (uintptr_t)raw + NMW_HEADER_SIZE;
+    if (NMW__BAD_SPOT(user)) user += 32;
+  }
   nmw_block_header_t *h = (nmw_block_header_t *)(user - NMW_HEADER_SIZE);
   memset(h, 0, sizeof *h);
   h->size = size;
