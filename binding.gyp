@@ -13,7 +13,6 @@
         "src/core/region.c",
         "src/core/owner.c",
         "src/core/external.c",
-        "src/core/finalizers.c",
         "src/addon/addon.c",
         "src/addon/api_table.c",
         "src/addon/napi_util.c",
@@ -22,8 +21,7 @@
         "src/addon/js_regions.c",
         "src/addon/js_external.c",
         "src/addon/env_owner.c",
-        "src/addon/pin.c",
-        "src/addon/finalizers.c"
+        "src/addon/pin.c"
       ],
       "include_dirs": ["include"],
       "conditions": [["OS=='linux'", { "libraries": ["-ldl"] }]],
