@@ -301,7 +301,8 @@ void nmw_core_free(void *ptr, nmw_tag_t tag, nmw_site_t *site) {
 }
 
 void *nmw_core_realloc(void *ptr, size_t size, nmw_tag_t tag, nmw_site_t *site) {
-  if (ptr == NULL) return nmw_core_malloc(size, tag, site);
+  /* NMW_ANY_TAG skips the tag check on an existing block; a new one is untagged. */
+  if (ptr == NULL) return nmw_core_malloc(size, tag == NMW_ANY_TAG ? NMW_UNTAGGED : tag, site);
   block_state_t state = classify(ptr);
   if (state == BLOCK_PLAIN) {
     /* A fallback block becomes a tracked one. */

@@ -206,6 +206,14 @@ static void test_realloc_null_is_malloc(void **state) {
   nmw_counters_t c = test_tag_counters(tag);
   EXPECT_COUNTS("realloc(NULL)", &c, 1, 0, 0, 48, 0);
   nmw_core_free(p, tag, NULL);
+
+  /* NMW_ANY_TAG with no block to check against: an untagged block, no misuse. */
+  uint64_t bad_tags = nmw_core_misuse_count(NMW_MISUSE_BAD_TAG);
+  p = nmw_core_realloc(NULL, 16, NMW_ANY_TAG, NULL);
+  assert_non_null(p);
+  assert_int_equal(nmw_core_block_tag(p), NMW_UNTAGGED);
+  assert_int_equal(nmw_core_misuse_count(NMW_MISUSE_BAD_TAG), bad_tags);
+  nmw_core_free(p, NMW_ANY_TAG, NULL);
 }
 
 static void test_realloc_to_zero_frees(void **state) {
