@@ -17,10 +17,23 @@ const wants = (stage) => only.length === 0 || only.includes(stage);
 let passed = 0;
 let failed = 0;
 
+// Runs a command; with capture, its stdout and stderr are echoed and returned
+// (cmocka prints its PASSED/FAILED summary on stderr).
 function run(cmd, args, options = {}) {
-  const result = spawnSync(cmd, args, { cwd: root, stdio: options.capture ? ['ignore', 'pipe', 'inherit'] : 'inherit', encoding: 'utf8', ...options });
-  if (options.capture && result.stdout) process.stdout.write(result.stdout);
+  const { capture, ...rest } = options;
+  const result = spawnSync(cmd, args, {
+    cwd: root,
+    stdio: capture ? ['ignore', 'pipe', 'pipe'] : 'inherit',
+    encoding: 'utf8',
+    maxBuffer: 256 * 1024 * 1024,
+    ...rest,
+  });
   if (result.error) throw result.error;
+  if (capture) {
+    process.stdout.write(result.stdout);
+    process.stderr.write(result.stderr);
+    result.output = `${result.stdout}\n${result.stderr}`;
+  }
   return result;
 }
 
@@ -43,9 +56,9 @@ function setUp() {
 
 function cTests() {
   const r = run('bash', [path.join(root, 'scripts', 'ctest.sh')], { capture: true });
-  for (const m of r.stdout.matchAll(/^\[  PASSED  \] (\d+) test\(s\)\./gm)) passed += Number(m[1]);
-  for (const m of r.stdout.matchAll(/^\[  FAILED  \] (\d+) test\(s\)/gm)) failed += Number(m[1]);
-  if (r.status !== 0 && !/\[  FAILED  \]/.test(r.stdout)) failed += 1; // build or set-up failure
+  for (const m of r.output.matchAll(/^\[  PASSED  \] (\d+) test\(s\)\./gm)) passed += Number(m[1]);
+  for (const m of r.output.matchAll(/^\[  FAILED  \] (\d+) test\(s\)/gm)) failed += Number(m[1]);
+  if (r.status !== 0 && !/\[  FAILED  \]/.test(r.output)) failed += 1; // build or set-up failure
 }
 
 function jsTests() {
