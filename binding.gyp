@@ -13,6 +13,7 @@
         "src/core/region.c",
         "src/core/owner.c",
         "src/core/external.c",
+        "src/core/finalizers.c",
         "src/addon/addon.c",
         "src/addon/api_table.c",
         "src/addon/napi_util.c",
@@ -21,7 +22,8 @@
         "src/addon/js_regions.c",
         "src/addon/js_external.c",
         "src/addon/env_owner.c",
-        "src/addon/pin.c"
+        "src/addon/pin.c",
+        "src/addon/finalizers.c"
       ],
       "include_dirs": ["include"],
       "conditions": [["OS=='linux'", { "libraries": ["-ldl"] }]],

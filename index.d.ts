@@ -58,6 +58,10 @@ export interface MisuseCounts {
   trackTwice: number;
   externalBelowZero: number;
   doubleReported: number;
+  /** A finalizer trampoline ran for a record that had already finished. */
+  doubleFinalize: number;
+  /** A finalizer ran after its environment was gone. */
+  finalizeAfterTeardown: number;
   /** Sum of the kinds above. */
   total: number;
 }
@@ -270,10 +274,15 @@ export interface Config {
      * before it is reported to V8. Default 1 MiB. */
     threshold: number;
   };
+  finalizers: {
+    /** Record the JS stack of each finalizer registration (process-wide). Default false. */
+    captureStacks: boolean;
+  };
 }
 
 export interface ConfigureOptions {
   external?: { threshold?: number };
+  finalizers?: { captureStacks?: boolean };
 }
 
 export interface SettleOptions {
@@ -311,6 +320,147 @@ export declare function flushExternal(): number;
 /** Marks a tag external (its bytes are reported to V8) or not. */
 export declare function setExternal(tag: string | number, external: boolean): void;
 
+/** Finalizer counts of one tag, or of all tags (docs/finalizers.md). */
+export interface FinalizerCounts {
+  registered: number;
+  /** Ran while the environment was live (after a GC). */
+  finalized: number;
+  /** Ran at environment teardown (worker exit, natural exit of the main thread). */
+  finalizedAtTeardown: number;
+  /** remove_wrap, a reference deleted early, instance data replaced. */
+  cancelled: number;
+  /** Registered, not run, not cancelled. */
+  live: number;
+  /** Still live when the process exits for good (process.exit(), a fatal exception). */
+  neverRun: number;
+}
+
+export interface FinalizerStats extends FinalizerCounts {
+  durations: {
+    /** Non-empty log2 buckets: count of durations d with leNs / 2 < d <= leNs (Infinity: the last). */
+    histogram: { leNs: number; count: number }[];
+    maxNs: number;
+    totalNs: number;
+  };
+  /** Age of the oldest live record, or null when none is live. */
+  oldestLiveMs: number | null;
+}
+
+export interface FinalizerOverhead {
+  recordBytes: number;
+  hashBytes: number;
+  envBytes: number;
+  stackBytes: number;
+  totalBytes: number;
+  /** Record slots allocated (the table grows to the peak of live records). */
+  capacity: number;
+  live: number;
+  peakLive: number;
+  /** Live records whose environment's slot was reused by a later one. */
+  orphans: number;
+  registerFailed: number;
+}
+
+export interface FinalizerSummary {
+  tags: Record<string, FinalizerStats>;
+  total: FinalizerStats;
+  overhead: FinalizerOverhead;
+}
+
+export type FinalizerKind =
+  | 'wrap'
+  | 'finalizer'
+  | 'external'
+  | 'external_arraybuffer'
+  | 'external_buffer'
+  | 'instance_data';
+
+export interface LiveFinalizer {
+  /** The record id (test-only helpers take it). */
+  id: number;
+  /** The environment (see finalizers.environments()). */
+  environment: number;
+  kind: FinalizerKind;
+  tag: string;
+  file: string | null;
+  line: number;
+  function: string | null;
+  ageMs: number;
+  /** The JS stack at registration, when captureStacks was on. */
+  stack?: string;
+}
+
+/** 'current' (default), 'all', or an environment id. */
+export type FinalizerEnvironment = 'current' | 'all' | number;
+
+export interface FinalizersOptions {
+  environment?: FinalizerEnvironment;
+}
+
+export interface LiveFinalizersOptions {
+  tag?: string | number;
+  /** Only records at least this old. Default 0. */
+  olderThanMs?: number;
+  /** At most this many, oldest first. Default Infinity. */
+  limit?: number;
+  environment?: FinalizerEnvironment;
+}
+
+export interface FinalizerEnvironmentInfo {
+  id: number;
+  /** worker_threads threadId (0: main thread), null when unknown. */
+  threadId: number | null;
+  /** 'gone': torn down and its slot reused. */
+  state: 'live' | 'torn_down' | 'gone';
+  /** The calling environment. */
+  current: boolean;
+  tags: Record<string, FinalizerStats>;
+  total: FinalizerStats;
+}
+
+export interface FinalizerExitSite {
+  environment: number;
+  threadId: number | null;
+  tag: string;
+  kind: FinalizerKind;
+  file: string | null;
+  line: number;
+  function: string | null;
+  count: number;
+  oldestAgeMs: number;
+}
+
+export interface FinalizerExitReport {
+  version: 1;
+  /** 'exit': from the process 'exit' event; 'atexit': rewritten at the very end of the process. */
+  phase: 'exit' | 'atexit';
+  exit: 'natural' | 'process.exit' | 'uncaught-exception' | 'unknown';
+  exitCode: number | null;
+  pid: number;
+  /** True when nothing more will run: neverRun is definitive. */
+  final: boolean;
+  /** Records still live: never ran (final) or, at a natural exit's 'exit' event, left to the teardown. */
+  neverRun: { count: number; tags: Record<string, number>; sites: FinalizerExitSite[] };
+  environments: {
+    id: number;
+    threadId: number | null;
+    state: 'live' | 'torn_down' | 'gone';
+    total: FinalizerCounts;
+    tags: Record<string, FinalizerCounts>;
+  }[];
+}
+
+/** Finalizer audit of this environment (or options.environment). */
+export declare function finalizers(options?: FinalizersOptions): FinalizerSummary;
+export declare namespace finalizers {
+  /** Live records, oldest first. */
+  function live(options?: LiveFinalizersOptions): LiveFinalizer[];
+  /** Every environment with finalizer records, torn-down ones included. */
+  function environments(): FinalizerEnvironmentInfo[];
+  /** Calls listener(report) at process exit (main thread); returns a function that removes it. */
+  function onExit(listener: (report: FinalizerExitReport) => void): () => void;
+}
+
 declare const nativeMemwatch: {
   version: typeof version;
   abiVersion: typeof abiVersion;
@@ -329,6 +479,7 @@ declare const nativeMemwatch: {
   configure: typeof configure;
   flushExternal: typeof flushExternal;
   setExternal: typeof setExternal;
+  finalizers: typeof finalizers;
   Snapshot: typeof Snapshot;
   Region: typeof Region;
 };

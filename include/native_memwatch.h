@@ -26,7 +26,11 @@
 /* mincore() is not declared under strict -std=c11 (no _DEFAULT_SOURCE); this is
  * glibc's own declaration, valid in C and C++. */
 #include <sys/cdefs.h>
+#ifdef __cplusplus
+extern "C" int mincore(void *__start, size_t __len, unsigned char *__vec) __THROW;
+#else
 extern int mincore(void *__start, size_t __len, unsigned char *__vec) __THROW;
+#endif
 #elif defined(__linux__)
 #include <sys/mman.h>
 #endif
@@ -105,6 +109,10 @@ typedef struct nmw_block_header {
 #define NMW__MIX(p) ((uint64_t)(uintptr_t)(p) * UINT64_C(0x9E3779B97F4A7C15))
 #define NMW__MAGIC_PLAIN UINT64_C(0x6e6d772d706c6e21) /* "nmw-pln!" */
 
+/* A Node-API finalizer (napi_finalize) as the table sees it: the table is
+ * declared without Node-API types, so napi_env and napi_value are void * here. */
+typedef void (*nmw_finalize_fn)(void *env, void *data, void *hint);
+
 /* The function table. Members are only ever appended. */
 typedef struct nmw_api {
   uint32_t abi_version;
@@ -130,6 +138,24 @@ typedef struct nmw_api {
   char *(*strdup_env)(const char *s, nmw_tag_t tag, const void *env, nmw_site_t *site);
   int (*external_adjust)(const void *env, nmw_tag_t tag, int64_t delta, nmw_site_t *site);
   int (*tag_set_external)(nmw_tag_t tag, int external);
+  /* Finalizer audit: the Node-API calls (napi_env, napi_value and napi_ref as
+   * void *), returning a napi_status; see nmw_wrap() and the others below. */
+  int (*wrap)(void *env, void *js_object, void *native_object, nmw_finalize_fn finalize_cb,
+              void *finalize_hint, void **result, nmw_tag_t tag, nmw_site_t *site);
+  int (*remove_wrap)(void *env, void *js_object, void **result, nmw_tag_t tag, nmw_site_t *site);
+  int (*add_finalizer)(void *env, void *js_object, void *finalize_data, nmw_finalize_fn finalize_cb,
+                       void *finalize_hint, void **result, nmw_tag_t tag, nmw_site_t *site);
+  int (*create_external)(void *env, void *data, nmw_finalize_fn finalize_cb, void *finalize_hint,
+                         void **result, nmw_tag_t tag, nmw_site_t *site);
+  int (*create_external_arraybuffer)(void *env, void *external_data, size_t byte_length,
+                                     nmw_finalize_fn finalize_cb, void *finalize_hint,
+                                     void **result, nmw_tag_t tag, nmw_site_t *site);
+  int (*create_external_buffer)(void *env, size_t length, void *data, nmw_finalize_fn finalize_cb,
+                                void *finalize_hint, void **result, nmw_tag_t tag,
+                                nmw_site_t *site);
+  int (*set_instance_data)(void *env, void *data, nmw_finalize_fn finalize_cb, void *finalize_hint,
+                           nmw_tag_t tag, nmw_site_t *site);
+  int (*delete_reference)(void *env, void *ref, nmw_tag_t tag, nmw_site_t *site);
   /* Appended members of later versions follow. */
 } nmw_api_t;
 
@@ -206,8 +232,19 @@ static inline void *nmw__plain_alloc(size_t alignment, size_t size, int zero) {
   memset(h, 0, sizeof *h);
   h->size = size;
   h->offset = (uint32_t)(user - (uintptr_t)raw);
+  if (pad) {
+    /* As the tracker records it: aligned, log2(alignment) in the upper byte. */
+    uint16_t log2 = 0;
+    while (((size_t)1 << log2) < alignment) log2++;
+    h->flags = (uint16_t)(0x1u | (log2 << 8));
+  }
   h->check = NMW__MIX(user) ^ NMW__MAGIC_PLAIN;
   return (void *)user;
+}
+
+/* The alignment a plain block was made with (0: the default 16). */
+static inline size_t nmw__plain_alignment(const nmw_block_header_t *h) {
+  return (h->flags & 0x1u) ? (size_t)1 << (h->flags >> 8) : 0;
 }
 
 static inline int nmw__is_plain(const void *ptr) {
@@ -218,8 +255,11 @@ static inline int nmw__is_plain(const void *ptr) {
 static inline void nmw__plain_free(void *ptr) {
   if (!ptr) return;
   if (!nmw__is_plain(ptr)) {
-    /* Not a block of ours: freeing it could corrupt the heap, so leave it. */
-    fprintf(stderr, "native-memwatch: nmw_free(%p): not allocated by nmw_*; ignored\n", ptr);
+    /* Not a block of ours: freeing it could corrupt the heap, so leave it. Said once
+     * per translation unit; the tracker, when loaded, counts every one. */
+    static int said;
+    if (!said++)
+      fprintf(stderr, "native-memwatch: nmw_free(%p): not allocated by nmw_*; ignored\n", ptr);
     return;
   }
   nmw_block_header_t *h = (nmw_block_header_t *)((unsigned char *)ptr - NMW_HEADER_SIZE);
@@ -230,11 +270,18 @@ static inline void nmw__plain_free(void *ptr) {
 static inline void *nmw__plain_realloc(void *ptr, size_t size) {
   if (!ptr) return nmw__plain_alloc(0, size, 0);
   if (!nmw__is_plain(ptr)) {
-    fprintf(stderr, "native-memwatch: nmw_realloc(%p): not allocated by nmw_*; refused\n", ptr);
+    static int said;
+    if (!said++)
+      fprintf(stderr, "native-memwatch: nmw_realloc(%p): not allocated by nmw_*; refused\n", ptr);
+    return 0;
+  }
+  if (size == 0) {
+    /* As with tracking on: realloc to 0 frees. */
+    nmw__plain_free(ptr);
     return 0;
   }
   nmw_block_header_t *h = (nmw_block_header_t *)((unsigned char *)ptr - NMW_HEADER_SIZE);
-  void *fresh = nmw__plain_alloc(0, size, 0);
+  void *fresh = nmw__plain_alloc(nmw__plain_alignment(h), size, 0);
   if (!fresh) return 0;
   memcpy(fresh, ptr, h->size < size ? (size_t)h->size : size);
   nmw__plain_free(ptr);
@@ -271,6 +318,7 @@ static inline void nmw_free_at(void *ptr, nmw_tag_t tag, nmw_site_t *site) {
 static inline char *nmw_strdup_at(const char *s, nmw_tag_t tag, nmw_site_t *site) {
   const nmw_api_t *api = nmw_api();
   if (api) return api->strdup(s, tag, site);
+  if (!s) return 0;
   size_t n = strlen(s) + 1;
   char *copy = (char *)nmw__plain_alloc(0, n, 0);
   if (copy) memcpy(copy, s, n);
@@ -442,8 +490,10 @@ static inline int nmw_import(napi_env env) {
   }
 done:
   /* Let native-memwatch know this environment (for external memory and finalizer
-   * audits), also when the table was found in an earlier environment. */
-  if (rc == NMW_OK && nmw_api()->env_attach(env) != NMW_OK) rc = NMW_ENAPI;
+   * audits), also when the table was found in an earlier environment. Tracking is
+   * on either way; an environment that cannot be attached (more than 255 live at
+   * once) only misses the per-environment audits. */
+  if (rc == NMW_OK) (void)nmw_api()->env_attach(env);
   if (rc == NMW_ENAPI) {
     bool pending = false;
     napi_value ignored;
@@ -452,6 +502,145 @@ done:
   }
   return rc;
 }
+
+/* ---- finalizer audit: the Node-API calls that register a finalizer ----
+ * The same arguments as the Node-API function, then the tag. Each records the
+ * finalizer (its kind, tag and call site, optionally the JS stack) and routes it
+ * through native-memwatch's trampoline, which times it and records how it ended:
+ * by GC, at environment teardown, cancelled, or never (docs/finalizers.md). The
+ * finalizer is called with the same env, data and hint as without the twin. When
+ * the Node-API call fails nothing is recorded. Without native-memwatch they are
+ * the plain Node-API calls. Call them on the env's JS thread, as Node-API requires. */
+
+static inline napi_status nmw_wrap_at(napi_env env, napi_value js_object, void *native_object,
+                                      napi_finalize finalize_cb, void *finalize_hint,
+                                      napi_ref *result, nmw_tag_t tag, nmw_site_t *site) {
+  const nmw_api_t *api = nmw_api();
+  if (!api) return napi_wrap(env, js_object, native_object, finalize_cb, finalize_hint, result);
+  void *ref = 0;
+  napi_status status = (napi_status)api->wrap((void *)env, (void *)js_object, native_object,
+                                              (nmw_finalize_fn)finalize_cb, finalize_hint,
+                                              result ? &ref : 0, tag, site);
+  if (status == napi_ok && result) *result = (napi_ref)ref;
+  return status;
+}
+
+/* napi_remove_wrap: the wrap's finalizer will not run, so its record is
+ * "cancelled" (tag: the wrap's, to choose among wraps of one native object). */
+static inline napi_status nmw_remove_wrap_at(napi_env env, napi_value js_object, void **result,
+                                             nmw_tag_t tag, nmw_site_t *site) {
+  const nmw_api_t *api = nmw_api();
+  if (!api) return napi_remove_wrap(env, js_object, result);
+  return (napi_status)api->remove_wrap((void *)env, (void *)js_object, result, tag, site);
+}
+
+#if NAPI_VERSION >= 5
+static inline napi_status nmw_add_finalizer_at(napi_env env, napi_value js_object,
+                                               void *finalize_data, napi_finalize finalize_cb,
+                                               void *finalize_hint, napi_ref *result,
+                                               nmw_tag_t tag, nmw_site_t *site) {
+  const nmw_api_t *api = nmw_api();
+  if (!api)
+    return napi_add_finalizer(env, js_object, finalize_data, finalize_cb, finalize_hint, result);
+  void *ref = 0;
+  napi_status status = (napi_status)api->add_finalizer(
+      (void *)env, (void *)js_object, finalize_data, (nmw_finalize_fn)finalize_cb, finalize_hint,
+      result ? &ref : 0, tag, site);
+  if (status == napi_ok && result) *result = (napi_ref)ref;
+  return status;
+}
+#endif
+
+static inline napi_status nmw_create_external_at(napi_env env, void *data,
+                                                 napi_finalize finalize_cb, void *finalize_hint,
+                                                 napi_value *result, nmw_tag_t tag,
+                                                 nmw_site_t *site) {
+  const nmw_api_t *api = nmw_api();
+  if (!api) return napi_create_external(env, data, finalize_cb, finalize_hint, result);
+  void *value = 0;
+  napi_status status = (napi_status)api->create_external(
+      (void *)env, data, (nmw_finalize_fn)finalize_cb, finalize_hint, &value, tag, site);
+  if (status == napi_ok && result) *result = (napi_value)value;
+  return status;
+}
+
+#ifndef NODE_API_NO_EXTERNAL_BUFFERS_ALLOWED
+/* Also counts a "double_reported" misuse when external_data is a block of an
+ * external tag: V8 already counts the bytes of external (array) buffers. */
+static inline napi_status nmw_create_external_arraybuffer_at(
+    napi_env env, void *external_data, size_t byte_length, napi_finalize finalize_cb,
+    void *finalize_hint, napi_value *result, nmw_tag_t tag, nmw_site_t *site) {
+  const nmw_api_t *api = nmw_api();
+  if (!api)
+    return napi_create_external_arraybuffer(env, external_data, byte_length, finalize_cb,
+                                            finalize_hint, result);
+  void *value = 0;
+  napi_status status = (napi_status)api->create_external_arraybuffer(
+      (void *)env, external_data, byte_length, (nmw_finalize_fn)finalize_cb, finalize_hint, &value,
+      tag, site);
+  if (status == napi_ok && result) *result = (napi_value)value;
+  return status;
+}
+
+static inline napi_status nmw_create_external_buffer_at(napi_env env, size_t length, void *data,
+                                                        napi_finalize finalize_cb,
+                                                        void *finalize_hint, napi_value *result,
+                                                        nmw_tag_t tag, nmw_site_t *site) {
+  const nmw_api_t *api = nmw_api();
+  if (!api)
+    return napi_create_external_buffer(env, length, data, finalize_cb, finalize_hint, result);
+  void *value = 0;
+  napi_status status = (napi_status)api->create_external_buffer(
+      (void *)env, length, data, (nmw_finalize_fn)finalize_cb, finalize_hint, &value, tag, site);
+  if (status == napi_ok && result) *result = (napi_value)value;
+  return status;
+}
+#endif /* NODE_API_NO_EXTERNAL_BUFFERS_ALLOWED */
+
+#if NAPI_VERSION >= 6
+/* Replacing instance data set by this twin cancels the previous record: Node
+ * drops the old finalizer without calling it. */
+static inline napi_status nmw_set_instance_data_at(napi_env env, void *data,
+                                                   napi_finalize finalize_cb, void *finalize_hint,
+                                                   nmw_tag_t tag, nmw_site_t *site) {
+  const nmw_api_t *api = nmw_api();
+  if (!api) return napi_set_instance_data(env, data, finalize_cb, finalize_hint);
+  return (napi_status)api->set_instance_data((void *)env, data, (nmw_finalize_fn)finalize_cb,
+                                             finalize_hint, tag, site);
+}
+#endif
+
+/* napi_delete_reference: when ref is the reference a wrap or add_finalizer twin
+ * returned and the finalizer has not run, it never will: the record is
+ * "cancelled". Any other reference is just deleted. */
+static inline napi_status nmw_delete_reference_at(napi_env env, napi_ref ref, nmw_tag_t tag,
+                                                  nmw_site_t *site) {
+  const nmw_api_t *api = nmw_api();
+  if (!api) return napi_delete_reference(env, ref);
+  return (napi_status)api->delete_reference((void *)env, (void *)ref, tag, site);
+}
+
+#define nmw_wrap(env, js_object, native_object, finalize_cb, finalize_hint, result, tag) \
+  nmw_wrap_at((env), (js_object), (native_object), (finalize_cb), (finalize_hint), (result), \
+              (tag), NMW_SITE())
+#define nmw_remove_wrap(env, js_object, result, tag) \
+  nmw_remove_wrap_at((env), (js_object), (result), (tag), NMW_SITE())
+#define nmw_add_finalizer(env, js_object, finalize_data, finalize_cb, finalize_hint, result, tag) \
+  nmw_add_finalizer_at((env), (js_object), (finalize_data), (finalize_cb), (finalize_hint),      \
+                       (result), (tag), NMW_SITE())
+#define nmw_create_external(env, data, finalize_cb, finalize_hint, result, tag) \
+  nmw_create_external_at((env), (data), (finalize_cb), (finalize_hint), (result), (tag), NMW_SITE())
+#define nmw_create_external_arraybuffer(env, external_data, byte_length, finalize_cb,         \
+                                        finalize_hint, result, tag)                            \
+  nmw_create_external_arraybuffer_at((env), (external_data), (byte_length), (finalize_cb),    \
+                                     (finalize_hint), (result), (tag), NMW_SITE())
+#define nmw_create_external_buffer(env, length, data, finalize_cb, finalize_hint, result, tag) \
+  nmw_create_external_buffer_at((env), (length), (data), (finalize_cb), (finalize_hint),      \
+                                (result), (tag), NMW_SITE())
+#define nmw_set_instance_data(env, data, finalize_cb, finalize_hint, tag) \
+  nmw_set_instance_data_at((env), (data), (finalize_cb), (finalize_hint), (tag), NMW_SITE())
+#define nmw_delete_reference(env, ref, tag) \
+  nmw_delete_reference_at((env), (ref), (tag), NMW_SITE())
 #endif /* NMW_NO_NODE_API */
 
 #ifdef __cplusplus

@@ -12,9 +12,10 @@ const { validateOptions, validatePositiveInteger } = require('./validate.js');
 let gcFunction = null;
 
 // global.gc when node runs with --expose-gc; otherwise a gc function made in a
-// fresh context while the flag is briefly on (the flag only matters when a
-// context is created, so turning it off again leaves the function working and
-// other contexts unchanged).
+// fresh context with V8's expose-gc flag on. The flag is process-wide and stays
+// on: turning it off again raced with workers doing the same (one could switch it
+// off between another's "on" and its context creation). The cost of leaving it
+// on: contexts and workers created later also have a global gc().
 function getGc() {
   if (gcFunction !== null) return gcFunction;
   if (typeof globalThis.gc === 'function') {
@@ -22,11 +23,7 @@ function getGc() {
     return gcFunction;
   }
   v8.setFlagsFromString('--expose-gc');
-  try {
-    gcFunction = vm.runInNewContext('gc');
-  } finally {
-    v8.setFlagsFromString('--no-expose-gc');
-  }
+  gcFunction = vm.runInNewContext('gc');
   return gcFunction;
 }
 
@@ -38,12 +35,14 @@ function gc() {
 function totalsKey() {
   const t = binding.total();
   const at = (name) => t[binding.counterFields.indexOf(name)];
-  return `${at('allocs')}/${at('frees')}/${at('currBytes')}/${at('currBlocks')}`;
+  // With this environment's finalizer counts: settle() also waits for them.
+  return `${at('allocs')}/${at('frees')}/${at('currBytes')}/${at('currBlocks')}/${binding.finTotals().join('/')}`;
 }
 
 /**
  * Repeats { gc(); two setImmediate turns } until the total counters (allocs,
- * frees, current bytes and blocks) stay the same over one round, at most
+ * frees, current bytes and blocks) and this environment's finalizer counts
+ * (registered, finalized, cancelled, live) stay the same over one round, at most
  * maxRounds times. Node-API finalizers queued by a GC run from a SetImmediate,
  * hence the turns. Resolves to the number of rounds run.
  */

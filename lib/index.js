@@ -21,6 +21,7 @@ const { Snapshot, snapshot } = require('./snapshot.js');
 const { Region, region } = require('./region.js');
 const { gc, settle } = require('./gc.js');
 const { flushExternal, setExternal } = require('./external.js');
+const finalizerAudit = require('./finalizers.js');
 
 const TAG_EXTERNAL = 0x1;
 
@@ -86,10 +87,12 @@ const CONFIG_OPTIONS = {
     const bytes = validatePositiveInteger(opts.threshold, `${name}.threshold`);
     return () => binding.externalThreshold(bytes);
   },
+  // finalizers.captureStacks: record the JS stack of each finalizer registration.
+  finalizers: finalizerAudit.configOption,
 };
 
 function currentConfig() {
-  return { external: { threshold: binding.externalThreshold() } };
+  return { external: { threshold: binding.externalThreshold() }, finalizers: finalizerAudit.config() };
 }
 
 /**
@@ -127,6 +130,7 @@ module.exports = {
   configure,
   flushExternal,
   setExternal,
+  finalizers: finalizerAudit.finalizers,
   Snapshot,
   Region,
 };

@@ -26,6 +26,14 @@
  *                 regionDelta(handle) -> {totalBlocks, totalBytes, currBlocks,
  *                 currBytes, maxBlocks, maxBytes}, regionClose(handle),
  *                 regionOpenCount() -> regions open in this environment
+ *   finalizers.c  finInit(stackFn, threadId), finCaptureStacks(on?) -> bool,
+ *                 finStats(scope) -> {rows, total}, finLive(scope, tag, olderThanMs,
+ *                 limit, withStacks) -> rows, finEnvironments() -> rows,
+ *                 finExiting(), finExit(kind, code, final),
+ *                 finExitReport(phase) -> JSON,
+ *                 finTotals() -> number[5], finGlobal() -> {...}, finHistBuckets,
+ *                 _testing.finalizeAgain(id) (test-only); scope: -1 this
+ *                 environment, -2 all, else an owner id
  *
  * Byte counts cross as doubles: exact up to 2^53.
  */
@@ -60,6 +68,7 @@ napi_status nmw__init_tags(napi_env env, napi_value exports);
 napi_status nmw__init_stats(napi_env env, napi_value exports);
 napi_status nmw__init_regions(napi_env env, napi_value exports);
 napi_status nmw__init_external(napi_env env, napi_value exports);
+napi_status nmw__init_finalizers(napi_env env, napi_value exports);
 
 /* Defines the native functions of a table on exports. */
 typedef struct nmw_method {

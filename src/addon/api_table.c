@@ -7,6 +7,7 @@
 #include "../core/core.h"
 #include "addon.h"
 #include "env_owner.h"
+#include "finalizers.h"
 
 /* nmw_import() calls this on the consumer's JS thread with its napi_env. The
  * caller is the consumer's own code (nmw_import is inline in the public header),
@@ -51,6 +52,14 @@ static const nmw_api_t nmw__table = {
     .strdup_env = nmw_core_strdup_env,
     .external_adjust = nmw_core_external_adjust,
     .tag_set_external = nmw__api_tag_set_external,
+    .wrap = nmw__fin_wrap,
+    .remove_wrap = nmw__fin_remove_wrap,
+    .add_finalizer = nmw__fin_add_finalizer,
+    .create_external = nmw__fin_create_external,
+    .create_external_arraybuffer = nmw__fin_create_external_arraybuffer,
+    .create_external_buffer = nmw__fin_create_external_buffer,
+    .set_instance_data = nmw__fin_set_instance_data,
+    .delete_reference = nmw__fin_delete_reference,
 };
 
 const struct nmw_api *nmw__addon_table(void) { return &nmw__table; }

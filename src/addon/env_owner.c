@@ -45,16 +45,16 @@ static int adjust(void *ctx, int64_t delta) {
   return napi_adjust_external_memory(eo->report_env, delta, &total) == napi_ok ? 0 : -1;
 }
 
-static void flush(void *data) {
+static void flush(void *data, int64_t min_growth) {
   env_owner_t *eo = data;
-  if (!eo->torn_down) nmw_core_external_flush(eo->owner, adjust, eo);
+  if (!eo->torn_down) nmw_core_external_flush(eo->owner, adjust, eo, min_growth);
 }
 
 /* Any thread, called under the owner's lock (so never after teardown). */
 static void wake(void *data) { uv_async_send(&((env_owner_t *)data)->wake); }
 
-static void on_wake(uv_async_t *handle) { flush(handle->data); }
-static void on_turn(uv_check_t *handle) { flush(handle->data); }
+static void on_wake(uv_async_t *handle) { flush(handle->data, 0); }
+static void on_turn(uv_check_t *handle) { flush(handle->data, 0); }
 
 static void tear_down(env_owner_t *eo) {
   if (eo->torn_down) return;

@@ -105,7 +105,7 @@ static int adjust_now(void *ctx, int64_t delta) {
 static napi_value js_flush(napi_env env, napi_callback_info info) {
   (void)info;
   nmw_owner_t owner = nmw__env_owner(env);
-  int64_t delta = owner ? nmw_core_external_flush(owner, adjust_now, env) : 0;
+  int64_t delta = owner ? nmw_core_external_flush(owner, adjust_now, env, 0) : 0;
   napi_value result;
   NMW_CALL(env, napi_create_double(env, (double)delta, &result));
   return result;

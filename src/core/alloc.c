@@ -204,7 +204,7 @@ static void *alloc_block(size_t alignment, size_t size, bool zero, nmw_tag_t tag
   /* After the limit lock: crediting may report to V8 at once, which can run a GC
    * and finalizers that allocate again. */
   if (user && (tag_flags & NMW_TAG_EXTERNAL))
-    nmw__ext_credit(sh, header(user)->owner, NMW_TAGF_EXT_INDEX(tag_flags), (int64_t)size);
+    nmw__ext_add(sh, header(user)->owner, NMW_TAGF_EXT_INDEX(tag_flags), (int64_t)size);
   return user;
 }
 
@@ -304,10 +304,17 @@ void *nmw_core_realloc(void *ptr, size_t size, nmw_tag_t tag, nmw_site_t *site) 
   /* NMW_ANY_TAG skips the tag check on an existing block; a new one is untagged. */
   if (ptr == NULL) return nmw_core_malloc(size, tag == NMW_ANY_TAG ? NMW_UNTAGGED : tag, site);
   block_state_t state = classify(ptr);
+  if (state == BLOCK_PLAIN && size == 0) {
+    nmw__plain_free(ptr);
+    return NULL;
+  }
   if (state == BLOCK_PLAIN) {
     /* A fallback block becomes a tracked one. */
-    size_t old = nmw__header_of(ptr)->size;
-    void *fresh = nmw_core_malloc(size, tag == NMW_ANY_TAG ? NMW_UNTAGGED : tag, site);
+    const nmw_block_header_t *plain = nmw__header_of(ptr);
+    size_t old = plain->size, alignment = nmw__plain_alignment(plain);
+    nmw_tag_t new_tag = tag == NMW_ANY_TAG ? NMW_UNTAGGED : tag;
+    void *fresh = alignment ? aligned_block(alignment, size, new_tag, site, OWNER_OF_THREAD)
+                            : nmw_core_malloc(size, new_tag, site);
     if (!fresh) return NULL;
     memcpy(fresh, ptr, old < size ? old : size);
     nmw__plain_free(ptr);

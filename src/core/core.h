@@ -121,6 +121,8 @@ typedef enum nmw_misuse_kind {
   NMW_MISUSE_TRACK_TWICE,      /* track of a pointer that is already tracked */
   NMW_MISUSE_EXTERNAL_BELOW_ZERO, /* an explicit external adjustment went below zero */
   NMW_MISUSE_DOUBLE_REPORTED,  /* external-tagged memory handed to V8 as an external buffer */
+  NMW_MISUSE_DOUBLE_FINALIZE,  /* a finalizer trampoline ran for a record already finished */
+  NMW_MISUSE_FINALIZE_AFTER_TEARDOWN, /* a finalizer ran after its environment was gone */
   NMW_MISUSE_KIND_COUNT
 } nmw_misuse_kind_t;
 
@@ -164,8 +166,10 @@ typedef struct nmw_owner_hooks {
   /* Any thread: ask the owner's JS thread to flush soon (e.g. uv_async_send). Called
    * under the owner's lock, so it cannot race with the owner's teardown. */
   void (*wake)(void *data);
-  /* The owner's JS thread: flush now (report to V8). May re-enter the allocator. */
-  void (*flush)(void *data);
+  /* The owner's JS thread: flush now (report to V8); with min_growth > 0 only when
+   * what is owed exceeds what was reported by at least that much. May re-enter the
+   * allocator. */
+  void (*flush)(void *data, int64_t min_growth);
   void *data;
 } nmw_owner_hooks_t;
 
@@ -206,10 +210,13 @@ int nmw_core_external_adjust(const void *env, nmw_tag_t tag, int64_t delta, nmw_
 void nmw_core_external_set_threshold(int64_t bytes); /* >= 1 */
 int64_t nmw_core_external_threshold(void);
 
-/* Reports the owner's pending change to V8 through adjust (JS thread only). adjust
- * returns 0 on success. Returns the delta reported (0 when nothing was pending). */
+/* Reports the owner's pending change to V8 through adjust (JS thread only): any
+ * change with min_growth 0, else only a growth of at least min_growth bytes (a
+ * growth that undoes an unreported fall needs no call). adjust returns 0 on
+ * success. Returns the delta reported (0 when nothing was reported). */
 typedef int (*nmw_adjust_fn)(void *ctx, int64_t delta);
-int64_t nmw_core_external_flush(nmw_owner_t owner, nmw_adjust_fn adjust, void *ctx);
+int64_t nmw_core_external_flush(nmw_owner_t owner, nmw_adjust_fn adjust, void *ctx,
+                                int64_t min_growth);
 
 typedef struct nmw_ext_tag_audit {
   nmw_tag_t tag;
@@ -247,5 +254,182 @@ typedef struct nmw_ext_global {
   uint64_t double_reported; /* external-tagged blocks handed to V8 as external buffers */
 } nmw_ext_global_t;
 void nmw_core_external_global(nmw_ext_global_t *out);
+
+/* ---- finalizer audit (finalizers.c) ----
+ * One record per Node-API finalizer registered through the header's twins
+ * (nmw_wrap, nmw_add_finalizer, nmw_create_external, ...). Records live in a
+ * process-wide table of slots reused through a free list, so its memory follows
+ * the peak number of live records. A record's id (slot index and the slot's
+ * generation) is the finalize_hint the addon's trampoline receives: a stale id
+ * means the finalizer ran twice. Counters are kept per environment (owner) and
+ * tag; ages and listings of live records scan the table when asked. Every call
+ * is thread-safe (one mutex); none calls Node-API or JS. */
+typedef enum nmw_fin_kind {
+  NMW_FIN_WRAP = 0,               /* napi_wrap */
+  NMW_FIN_FINALIZER,              /* napi_add_finalizer */
+  NMW_FIN_EXTERNAL,               /* napi_create_external */
+  NMW_FIN_EXTERNAL_ARRAYBUFFER,   /* napi_create_external_arraybuffer */
+  NMW_FIN_EXTERNAL_BUFFER,        /* napi_create_external_buffer */
+  NMW_FIN_INSTANCE_DATA,          /* napi_set_instance_data */
+  NMW_FIN_KIND_COUNT
+} nmw_fin_kind_t;
+/* "wrap", "finalizer", "external", "external_arraybuffer", "external_buffer",
+ * "instance_data". */
+const char *nmw_core_fin_kind_name(nmw_fin_kind_t kind);
+
+/* A record id: never 0, below 2^53 (it crosses to JS as a number). */
+typedef uint64_t nmw_fin_id_t;
+
+/* The clock of registration times (*_ns fields below): monotonic nanoseconds of
+ * a coarse clock (a scheduler tick) where there is one, else uv_hrtime(). */
+uint64_t nmw_core_fin_now(void);
+
+/* Finalizer durations: bucket b counts durations d (ns) with 2^(b-1) < d <= 2^b
+ * (bucket 0: d <= 1); the last bucket holds everything above 2^39 ns. */
+#define NMW_FIN_HIST_BUCKETS 41
+
+typedef struct nmw_fin_stats {
+  uint64_t registered;
+  uint64_t finalized_gc;       /* ran while the environment was live */
+  uint64_t finalized_teardown; /* ran while (or after) the environment was torn down */
+  uint64_t cancelled;          /* remove_wrap, reference deleted, instance data replaced */
+  uint64_t live;               /* registered, not run, not cancelled */
+  uint64_t never_run;          /* live at process exit (after nmw_core_fin_set_exit) */
+  uint64_t hist[NMW_FIN_HIST_BUCKETS];
+  uint64_t max_ns, total_ns;
+  uint64_t oldest_ns; /* nmw_core_fin_now() at registration of the oldest live record; 0: none */
+} nmw_fin_stats_t;
+
+typedef struct nmw_fin_tag_stats {
+  nmw_tag_t tag;
+  nmw_fin_stats_t s;
+} nmw_fin_tag_stats_t;
+
+typedef struct nmw_fin_reg {
+  nmw_owner_t owner; /* the registering environment (0: unattributed) */
+  nmw_fin_kind_t kind;
+  nmw_tag_t tag;
+  nmw_site_t *site;
+  nmw_finalize_fn cb; /* the author's finalizer (may be NULL) */
+  void *data, *hint;
+  const void *key; /* the napi_env of instance data (what replacing it finds it
+                      by); unused otherwise: a wrap is found by data, its native object */
+  char *stack;     /* malloc'd JS stack or NULL; the record owns it (freed on failure too) */
+} nmw_fin_reg_t;
+
+/* Records a registration (before the napi call: the id is its hint). NMW_OK,
+ * NMW_EINVAL (bad kind), NMW_ENOSPC (table full), NMW_ENOMEM. */
+int nmw_core_fin_register(const nmw_fin_reg_t *reg, nmw_fin_id_t *out);
+/* Undoes a registration whose napi call failed: as if it never happened. */
+void nmw_core_fin_unregister(nmw_fin_id_t id);
+/* The napi_ref the call returned (wrap/add_finalizer with a result), for cancellation. */
+void nmw_core_fin_set_ref(nmw_fin_id_t id, const void *ref);
+
+/* Cancels the live record of owner with that kind and key (a tag other than
+ * NMW_ANY_TAG is preferred when several match). True when one was cancelled. */
+bool nmw_core_fin_cancel_key(nmw_owner_t owner, nmw_fin_kind_t kind, const void *key,
+                             nmw_tag_t tag);
+/* Cancels the live record that holds ref. True when one was cancelled. */
+bool nmw_core_fin_cancel_ref(const void *ref);
+/* The id of the live record that holds ref, or 0. */
+nmw_fin_id_t nmw_core_fin_find_ref(const void *ref);
+/* The id of owner's live record with that kind and key, or 0. */
+nmw_fin_id_t nmw_core_fin_find_key(nmw_owner_t owner, nmw_fin_kind_t kind, const void *key);
+/* Cancels a live record by id. True when it was live. */
+bool nmw_core_fin_cancel(nmw_fin_id_t id);
+
+/* The trampoline: begin hands back the author's finalizer and marks the record
+ * running, at teardown when its owner is no longer live, else by GC; end records
+ * the duration (at_teardown: the caller found the environment stopping although
+ * its owner was still live) and frees the slot. begin returns NMW_ENOENT for a
+ * record that is not live (it ran already: "double_finalize" misuse, the
+ * finalizer must not be called). A record whose owner is gone (FREE or reused) is
+ * counted at teardown and reported as "finalize_after_teardown"; its finalizer is
+ * still called. */
+typedef struct nmw_fin_call {
+  nmw_finalize_fn cb;
+  void *data, *hint;
+  nmw_fin_kind_t kind;
+  bool at_teardown; /* as begin classified it */
+  const void *ref;  /* the reference set by nmw_core_fin_set_ref, or NULL */
+} nmw_fin_call_t;
+int nmw_core_fin_begin(nmw_fin_id_t id, nmw_fin_call_t *out);
+void nmw_core_fin_end(nmw_fin_id_t id, uint64_t duration_ns, bool at_teardown);
+
+/* Per-tag counters of one owner (all: every owner, summed per tag). Fills up to
+ * cap rows (cap 0: rows may be NULL) and returns how many there are; total (may
+ * be NULL) gets the sum. */
+size_t nmw_core_fin_tag_stats(nmw_owner_t owner, bool all, nmw_fin_tag_stats_t *rows, size_t cap,
+                              nmw_fin_stats_t *total);
+/* The counters of one owner summed over its tags, without oldest_ns (no table scan). */
+void nmw_core_fin_totals(nmw_owner_t owner, nmw_fin_stats_t *out);
+
+typedef struct nmw_fin_env_row {
+  nmw_owner_t owner;
+  nmw_owner_state_t state; /* FREE: the environment is gone and its slot reused */
+  int64_t thread_id;       /* as set by nmw_core_fin_set_thread_id, -1 unknown */
+} nmw_fin_env_row_t;
+/* Environments that registered anything (including torn-down ones whose counters
+ * are still kept). Returns the count; fills up to cap. */
+size_t nmw_core_fin_envs(nmw_fin_env_row_t *rows, size_t cap);
+/* A label for listings: the worker_threads threadId of the environment. */
+void nmw_core_fin_set_thread_id(nmw_owner_t owner, int64_t thread_id);
+/* The environment emitted process 'exit': the loop will not run again, so every
+ * finalizer from now on runs at teardown (Node drains the queue of finalizers a
+ * GC found while it closes handles, before any env cleanup hook). */
+void nmw_core_fin_mark_exiting(nmw_owner_t owner);
+
+typedef struct nmw_fin_live_row {
+  nmw_fin_id_t id;
+  nmw_owner_t owner;
+  nmw_fin_kind_t kind;
+  nmw_tag_t tag;
+  const char *file, *func; /* NULL without a site */
+  uint32_t line;
+  uint64_t registered_ns;
+  char *stack; /* a malloc'd copy when asked for, else NULL: the caller frees it */
+} nmw_fin_live_row_t;
+/* Live records of owner (all: of every environment), oldest first, of one tag
+ * (NMW_ANY_TAG: any) registered at or before registered_before_ns (UINT64_MAX: any).
+ * Fills up to cap rows and returns the number filled. */
+size_t nmw_core_fin_live(nmw_owner_t owner, bool all, nmw_tag_t tag, uint64_t registered_before_ns,
+                         bool with_stacks, nmw_fin_live_row_t *rows, size_t cap);
+
+typedef struct nmw_fin_site_row {
+  nmw_owner_t owner;
+  nmw_tag_t tag;
+  nmw_fin_kind_t kind;
+  const char *file, *func;
+  uint32_t line;
+  uint64_t count;
+  uint64_t oldest_ns;
+} nmw_fin_site_row_t;
+/* Live records grouped by (owner, tag, kind, site). Returns the number of groups;
+ * fills up to cap. */
+size_t nmw_core_fin_live_sites(nmw_owner_t owner, bool all, nmw_fin_site_row_t *rows, size_t cap);
+
+/* From now on the process is exiting and nothing more will run (final): live
+ * records are reported as never_run. */
+void nmw_core_fin_set_exit(bool final);
+bool nmw_core_fin_exit_final(void);
+
+typedef struct nmw_fin_global {
+  uint64_t record_bytes; /* the slot table */
+  uint64_t hash_bytes;   /* lookup tables for cancellation */
+  uint64_t env_bytes;    /* per-environment counters */
+  uint64_t stack_bytes;  /* captured JS stacks */
+  uint64_t total_bytes;  /* the sum (all included in nmw_core_overhead's metadata) */
+  uint64_t capacity;     /* record slots allocated */
+  uint64_t live;         /* records live or running, every environment */
+  uint64_t peak_live;
+  uint64_t orphans;      /* live records whose environment slot was reused */
+  uint64_t register_failed; /* registrations refused (table full, no memory) */
+} nmw_fin_global_t;
+void nmw_core_fin_global(nmw_fin_global_t *out);
+
+/* Counts a "double_reported" misuse at site when ptr is a live block flagged as
+ * external (its bytes reported to V8) handed to V8 as an external (array) buffer,
+ * which V8 counts again. True when it was. */
+bool nmw_core_note_double_reported(const void *ptr, nmw_site_t *site);
 
 #endif /* NMW_CORE_H */

@@ -28,37 +28,23 @@ void nmw_core_external_set_threshold(int64_t bytes) {
 
 int64_t nmw_core_external_threshold(void) { return atomic_load(&nmw__ext_threshold); }
 
-static nmw_ext_ctr_t *ext_page(nmw_shard_t *sh, uint32_t index) {
-  nmw_ext_ctr_t *page = atomic_load_explicit(&sh->ext_pages[index], memory_order_relaxed);
-  if (NMW_UNLIKELY(page == NULL)) {
-    page = nmw__meta_calloc(1, sizeof *page);
-    if (page) atomic_store_explicit(&sh->ext_pages[index], page, memory_order_release);
-  }
+nmw_ext_ctr_t *nmw__ext_page_new(nmw_shard_t *sh, uint32_t index) {
+  nmw_ext_ctr_t *page = nmw__meta_calloc(1, sizeof *page);
+  if (page) atomic_store_explicit(&sh->ext_pages[index], page, memory_order_release);
   return page;
 }
 
 void nmw__ext_credit(nmw_shard_t *sh, nmw_owner_t id, unsigned ei, int64_t delta) {
-  uint32_t index = NMW_OWNER_INDEX(id);
-  if (index != 0 && !nmw__owner_live(id)) {
+  if (NMW_OWNER_INDEX(id) != 0 && !nmw__owner_live(id)) {
     if (delta < 0) {
       /* A block whose environment is gone: nothing to tell anyone. */
       atomic_fetch_add_explicit(&freed_after_teardown_bytes, -delta, memory_order_relaxed);
       atomic_fetch_add_explicit(&freed_after_teardown_blocks, 1, memory_order_relaxed);
       return;
     }
-    index = 0;
+    id = 0;
   }
-  nmw_ext_ctr_t *page = ext_page(sh, index);
-  if (NMW_UNLIKELY(page == NULL)) return;
-  NMW_ADD(page->owed[ei], delta);
-  int64_t total = NMW_LOAD(page->total) + delta;
-  atomic_store_explicit(&page->total, total, memory_order_relaxed);
-  if (index == 0) return;
-  int64_t moved = total - page->notified, threshold = NMW_LOAD(nmw__ext_threshold);
-  if (NMW_UNLIKELY(moved >= threshold || moved <= -threshold)) {
-    page->notified = total;
-    nmw__owner_wake(id, moved > 0);
-  }
+  nmw__ext_add(sh, id, ei, delta);
 }
 
 void nmw__ext_sum(uint32_t index, int64_t *owed) {
@@ -80,7 +66,8 @@ static void owed_now(nmw_owner_slot_t *o, uint32_t index, int64_t *owed) {
 
 static int64_t clamp0(int64_t v) { return v < 0 ? 0 : v; }
 
-int64_t nmw_core_external_flush(nmw_owner_t id, nmw_adjust_fn adjust, void *ctx) {
+int64_t nmw_core_external_flush(nmw_owner_t id, nmw_adjust_fn adjust, void *ctx,
+                                int64_t min_growth) {
   if (!nmw__owner_live(id)) return 0;
   uint32_t index = NMW_OWNER_INDEX(id);
   nmw_owner_slot_t *o = &nmw__owners[index];
@@ -99,7 +86,7 @@ int64_t nmw_core_external_flush(nmw_owner_t id, nmw_adjust_fn adjust, void *ctx)
   uv_mutex_unlock(&o->lock);
   for (int i = 0; i < NMW_EXT_TAG_MAX; i++) total += clamp0(owed[i]);
   int64_t delta = total - o->reported_total;
-  if (delta != 0 && adjust(ctx, delta) == 0) {
+  if (delta != 0 && (min_growth <= 0 || delta >= min_growth) && adjust(ctx, delta) == 0) {
     atomic_fetch_add(&o->adjust_calls, 1);
     o->reported_total = total;
     for (int i = 0; i < NMW_EXT_TAG_MAX; i++) o->reported[i] = clamp0(owed[i]);

@@ -316,11 +316,29 @@ static inline bool nmw__owner_live(nmw_owner_t id) {
 NMW_HIDDEN void nmw__owner_wake(nmw_owner_t id, bool growing);
 
 /* ---- external.c ---- */
-/* Credits delta external bytes of the tag with external index ei to owner id. */
+/* Credits delta external bytes of the tag with external index ei to owner id
+ * (checks that the owner is still live; a free for a gone owner is counted). */
 NMW_HIDDEN void nmw__ext_credit(nmw_shard_t *sh, nmw_owner_t id, unsigned ei, int64_t delta);
+NMW_HIDDEN nmw_ext_ctr_t *nmw__ext_page_new(nmw_shard_t *sh, uint32_t index);
+NMW_HIDDEN extern _Atomic int64_t nmw__ext_threshold;
+
+/* The same for an owner known to be live (or 0, unattributed): the hot path of an
+ * external-tagged allocation. */
+NMW_INLINE void nmw__ext_add(nmw_shard_t *sh, nmw_owner_t id, unsigned ei, int64_t delta) {
+  uint32_t index = NMW_OWNER_INDEX(id);
+  nmw_ext_ctr_t *page = atomic_load_explicit(&sh->ext_pages[index], memory_order_relaxed);
+  if (NMW_UNLIKELY(page == NULL) && (page = nmw__ext_page_new(sh, index)) == NULL) return;
+  NMW_ADD(page->owed[ei], delta);
+  int64_t total = NMW_LOAD(page->total) + delta;
+  atomic_store_explicit(&page->total, total, memory_order_relaxed);
+  int64_t moved = total - page->notified, threshold = NMW_LOAD(nmw__ext_threshold);
+  if (NMW_UNLIKELY(index != 0 && (moved >= threshold || moved <= -threshold))) {
+    page->notified = total;
+    nmw__owner_wake(id, moved > 0);
+  }
+}
 /* Sums the shards' external counters of an owner slot index into owed[NMW_EXT_TAG_MAX]. */
 NMW_HIDDEN void nmw__ext_sum(uint32_t index, int64_t *owed);
-NMW_HIDDEN extern _Atomic int64_t nmw__ext_threshold;
 
 /* ---- misuse.c ---- */
 /* site: where the misuse was detected (may be NULL); ptr and detail for the message. */

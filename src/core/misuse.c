@@ -22,7 +22,7 @@ typedef struct misuse_row {
 static const char *const kind_names[NMW_MISUSE_KIND_COUNT] = {
     "double_free", "foreign_free", "overrun", "tag_mismatch",
     "bad_tag",     "untrack_unknown", "track_twice", "external_below_zero",
-    "double_reported",
+    "double_reported", "double_finalize", "finalize_after_teardown",
 };
 
 static _Atomic uint64_t totals[NMW_MISUSE_KIND_COUNT];

@@ -171,9 +171,11 @@ bool nmw_core_owner_on_own_thread(nmw_owner_t id) {
 void nmw__owner_wake(nmw_owner_t id, bool growing) {
   nmw_owner_slot_t *o = &nmw__owners[NMW_OWNER_INDEX(id)];
   /* Growth on the owner's own JS thread is reported at once, so that V8 hears of
-   * memory before a synchronous loop allocates more. Falls are never urgent. */
+   * memory before a synchronous loop allocates more, but only when V8's figure lags
+   * by the threshold: growth that undoes a fall not yet reported needs no call.
+   * Falls are never urgent. */
   if (growing && nmw__tls_owner == id && !o->flushing && o->hooks.flush) {
-    o->hooks.flush(o->hooks.data);
+    o->hooks.flush(o->hooks.data, atomic_load(&nmw__ext_threshold));
     return;
   }
   uv_mutex_lock(&o->lock);

@@ -61,6 +61,17 @@ const SITE_FUNCTIONS = {
   trackTwiceUntrack: 'work_track_twice',
   finalizableAlloc: 'work_finalizable_alloc',
   finalizableFree: 'work_finalizable_free',
+  envChurnAlloc: 'work_pool_churn_env',
+  envChurnFree: 'work_pool_churn_env',
+  envChurnDrain: 'work_pool_churn_env',
+  envAlloc: 'work_pool_alloc_env_many',
+  extAdjust: 'work_external_adjust',
+  extObjectAlloc: 'work_external_object_alloc',
+  extObjectFree: 'work_external_object_free',
+  extBufferAlloc: 'work_external_buffer',
+  extBuffer: 'work_external_buffer',
+  extBufferFree: 'work_external_buffer_finalize',
+  teardownAlloc: 'work_teardown_alloc',
 };
 
 /** {file, line, function} of a fixture call site; file is matched by basename. */

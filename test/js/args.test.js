@@ -46,6 +46,7 @@ const COVERED = new Set([
   'configure',
   'flushExternal',
   'setExternal',
+  'finalizers',
   'Snapshot',
   'Region',
 ]);
@@ -203,9 +204,26 @@ test('configure(options)', () => {
   throwsArg(() => mw.configure({ external: { threshold: '1' } }), TypeError, 'options.external.threshold');
   assert.throws(() => mw.configure({ external: { nope: 1 } }), /options\.external\.nope is not a supported option/);
   const before = mw.configure().external.threshold;
-  assert.deepEqual(mw.configure({ external: { threshold: 4096 } }), { external: { threshold: 4096 } });
+  assert.deepEqual(mw.configure({ external: { threshold: 4096 } }), {
+    external: { threshold: 4096 },
+    finalizers: { captureStacks: false },
+  });
+  throwsArg(() => mw.configure({ finalizers: 5 }), TypeError, 'options.finalizers');
+  throwsArg(() => mw.configure({ finalizers: { captureStacks: 'yes' } }), TypeError, 'options.finalizers.captureStacks');
   mw.configure({ external: { threshold: before } });
   assert.equal(mw.configure().external.threshold, before);
+});
+
+test('finalizers(options), finalizers.live(options), finalizers.onExit(listener)', () => {
+  throwsArg(() => mw.finalizers(5), TypeError, 'options');
+  throwsArg(() => mw.finalizers({ environment: {} }), TypeError, 'options.environment');
+  throwsArg(() => mw.finalizers({ environment: -1 }), RangeError, 'options.environment');
+  throwsArg(() => mw.finalizers.live('x'), TypeError, 'options');
+  throwsArg(() => mw.finalizers.live({ tag: 'no-such-tag-x' }), RangeError, 'options.tag');
+  throwsArg(() => mw.finalizers.live({ olderThanMs: NaN }), RangeError, 'options.olderThanMs');
+  throwsArg(() => mw.finalizers.live({ limit: 0 }), RangeError, 'options.limit');
+  throwsArg(() => mw.finalizers.onExit(null), TypeError, 'listener');
+  assert.deepEqual(mw.finalizers.live({ tag: KNOWN_ID }), []);
 });
 
 test('flushExternal()', () => {
