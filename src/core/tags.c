@@ -52,9 +52,8 @@ static void init_once(void) {
 
 void nmw__init(void) { uv_once(&nmw__g.once, init_once); }
 
-/* Tracker memory takes whole cache lines: a per-thread counter page that shared a
- * line with blocks another thread writes would bounce between cores (measured:
- * 2 threads ran 4x slower per allocation before this). */
+/* Tracker memory takes whole cache lines, so that a per-thread counter page never
+ * shares a line with blocks another thread writes (false sharing). */
 void *nmw__meta_calloc(size_t count, size_t size) {
   if (size != 0 && count > (SIZE_MAX - NMW_CACHE_LINE) / size) return NULL;
   size_t bytes = (count * size + NMW_CACHE_LINE - 1) & ~(size_t)(NMW_CACHE_LINE - 1);
