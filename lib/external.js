@@ -6,24 +6,20 @@
 
 const binding = require('./binding.js');
 const { resolveTag, validateBoolean } = require('./validate.js');
+const { defineOwn, tagNames } = require('./rows.js');
 
 // An environment's audit with tag ids turned into names.
 function environment(raw, names) {
   if (raw === null) return null;
   const tags = {};
   for (const t of raw.tags) {
-    Object.defineProperty(tags, names.get(t.tag) ?? String(t.tag), {
-      value: {
-        owed: t.owed,
-        explicitOwed: t.explicitOwed,
-        reported: t.reported,
-        pending: t.pending,
-        explicitCalls: t.explicitCalls,
-        belowZero: t.belowZero,
-      },
-      enumerable: true,
-      writable: true,
-      configurable: true,
+    defineOwn(tags, names[t.tag] ?? String(t.tag), {
+      owed: t.owed,
+      explicitOwed: t.explicitOwed,
+      reported: t.reported,
+      pending: t.pending,
+      explicitCalls: t.explicitCalls,
+      belowZero: t.belowZero,
     });
   }
   return {
@@ -40,7 +36,7 @@ function environment(raw, names) {
 
 /** The `external` part of mw.stats(). */
 function externalStats() {
-  const names = new Map(binding.tagList().map((t) => [t.id, t.name]));
+  const names = tagNames(binding);
   const g = binding.externalGlobal();
   return {
     threshold: g.threshold,

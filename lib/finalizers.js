@@ -8,6 +8,7 @@
 const fs = require('fs');
 const { isMainThread, threadId } = require('worker_threads');
 const binding = require('./binding.js');
+const { defineOwn } = require('./rows.js');
 const {
   validateOptions,
   validateBoolean,
@@ -35,10 +36,6 @@ function captureStack() {
 // Each environment that loads native-memwatch gives its stack function and its
 // worker_threads threadId (a label for environments() and the exit report).
 binding.finInit(captureStack, threadId);
-
-function defineOwn(obj, key, value) {
-  Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
-}
 
 function checkKeys(opts, name, allowed) {
   for (const key of Object.keys(opts)) {

@@ -5,6 +5,12 @@
 // inline function in a header makes one record per translation unit), so rows
 // are merged here by (file, line, function, tag name).
 
+// Sets key on obj as an own data property, even for names like "__proto__":
+// objects keyed by tag name are built with it.
+function defineOwn(obj, key, value) {
+  Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
 // Tag names by id, as an array.
 function tagNames(binding) {
   const names = [];
@@ -76,4 +82,4 @@ function compareSites(a, b) {
   );
 }
 
-module.exports = { tagNames, siteKey, siteRows, compareStrings, compareSites };
+module.exports = { defineOwn, tagNames, siteKey, siteRows, compareStrings, compareSites };

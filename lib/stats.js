@@ -4,7 +4,7 @@
 
 const v8 = require('v8');
 const binding = require('./binding.js');
-const { siteRows, compareSites } = require('./rows.js');
+const { defineOwn, siteRows, compareSites } = require('./rows.js');
 const { externalStats } = require('./external.js');
 const {
   validateOptions,
@@ -43,11 +43,6 @@ function tags() {
     external: t.external,
     limit: t.limit,
   }));
-}
-
-// Sets key on obj as an own data property, even for names like "__proto__".
-function defineOwn(obj, key, value) {
-  Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
 }
 
 function camelCase(name) {

@@ -142,8 +142,3 @@ int nmw__env_attach(napi_env env) {
   if (!created) napi_add_env_cleanup_hook(env, on_env_cleanup, eo);
   return NMW_OK;
 }
-
-nmw_owner_t nmw__env_owner(napi_env env) {
-  nmw_owner_t owner = nmw_core_owner_of_env(env);
-  return owner;
-}

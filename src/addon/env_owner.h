@@ -12,7 +12,5 @@
 /* On the env's JS thread: opens the environment's owner if it has none yet, maps
  * env to it and watches for teardown. NMW_OK, or a negative NMW_E* code. */
 int nmw__env_attach(napi_env env);
-/* The live owner env is mapped to, or 0. */
-nmw_owner_t nmw__env_owner(napi_env env);
 
 #endif /* NMW_ADDON_ENV_OWNER_H */

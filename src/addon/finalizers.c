@@ -183,7 +183,7 @@ static void fin_trampoline(napi_env env, void *data, void *hint) {
 static bool fin_record(napi_env env, nmw_fin_kind_t kind, nmw_finalize_fn cb, void *data,
                        void *hint, const void *key, nmw_tag_t tag, nmw_site_t *site,
                        nmw_fin_id_t *id) {
-  nmw_fin_reg_t reg = {nmw__env_owner(env), kind, tag, site, cb, data, hint, key,
+  nmw_fin_reg_t reg = {nmw_core_owner_of_env(env), kind, tag, site, cb, data, hint, key,
                        capture_stack(env)};
   return nmw_core_fin_register(&reg, id) == NMW_OK;
 }
@@ -220,7 +220,7 @@ int nmw__fin_remove_wrap(void *env_, void *js_object, void **result, nmw_tag_t t
   napi_status status = napi_remove_wrap(env, js_object, &native);
   if (status != napi_ok) return status;
   /* The finalizer will not run: the wrap of that native object is cancelled. */
-  nmw_core_fin_cancel_key(nmw__env_owner(env), NMW_FIN_WRAP, native, tag);
+  nmw_core_fin_cancel_key(nmw_core_owner_of_env(env), NMW_FIN_WRAP, native, tag);
   if (result) *result = native;
   return status;
 }
@@ -309,7 +309,7 @@ int nmw__fin_create_external_buffer(void *env_, size_t length, void *data,
 int nmw__fin_set_instance_data(void *env_, void *data, nmw_finalize_fn finalize_cb,
                                void *finalize_hint, nmw_tag_t tag, nmw_site_t *site) {
   napi_env env = env_;
-  nmw_owner_t owner = nmw__env_owner(env);
+  nmw_owner_t owner = nmw_core_owner_of_env(env);
   /* The data this one replaces: Node drops its finalizer without calling it. */
   nmw_fin_id_t previous = nmw_core_fin_find_key(owner, NMW_FIN_INSTANCE_DATA, env);
   nmw_fin_id_t id;
@@ -571,7 +571,7 @@ static napi_value fin_js_init(napi_env env, napi_callback_info info) {
     fin_tls.js_env = env;
     NMW_CALL(env, napi_add_env_cleanup_hook(env, fin_env_cleanup, NULL));
   }
-  nmw_owner_t owner = nmw__env_owner(env);
+  nmw_owner_t owner = nmw_core_owner_of_env(env);
   if (owner != 0) nmw_core_fin_set_thread_id(owner, (int64_t)thread_id);
   return fin_undefined(env);
 }
@@ -600,7 +600,7 @@ static bool fin_scope(napi_env env, napi_value arg, nmw_owner_t *owner, bool *al
     return false;
   }
   *all = d == -2;
-  *owner = d < 0 ? (d == -1 ? nmw__env_owner(env) : 0) : (nmw_owner_t)d;
+  *owner = d < 0 ? (d == -1 ? nmw_core_owner_of_env(env) : 0) : (nmw_owner_t)d;
   return true;
 }
 
@@ -722,7 +722,7 @@ static napi_value fin_js_environments(napi_env env, napi_callback_info info) {
   nmw_fin_env_row_t rows[NMW_OWNER_MAX];
   size_t n = nmw_core_fin_envs(rows, NMW_OWNER_MAX);
   if (n > NMW_OWNER_MAX) n = NMW_OWNER_MAX;
-  nmw_owner_t current = nmw__env_owner(env);
+  nmw_owner_t current = nmw_core_owner_of_env(env);
   napi_value list;
   NMW_CALL(env, napi_create_array_with_length(env, n, &list));
   for (size_t i = 0; i < n; i++) {
@@ -746,7 +746,7 @@ static napi_value fin_js_environments(napi_env env, napi_callback_info info) {
 /* finExiting(): this environment emitted process 'exit' (every environment). */
 static napi_value fin_js_exiting(napi_env env, napi_callback_info info) {
   (void)info;
-  nmw_owner_t owner = nmw__env_owner(env);
+  nmw_owner_t owner = nmw_core_owner_of_env(env);
   if (owner != 0) nmw_core_fin_mark_exiting(owner);
   return fin_undefined(env);
 }
@@ -793,7 +793,7 @@ static napi_value fin_js_exit_report(napi_env env, napi_callback_info info) {
 static napi_value fin_js_totals(napi_env env, napi_callback_info info) {
   (void)info;
   nmw_fin_stats_t t;
-  nmw_core_fin_totals(nmw__env_owner(env), &t);
+  nmw_core_fin_totals(nmw_core_owner_of_env(env), &t);
   const double values[5] = {(double)t.registered, (double)t.finalized_gc,
                             (double)t.finalized_teardown, (double)t.cancelled,
                             (double)(t.live + t.never_run)};

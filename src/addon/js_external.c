@@ -59,7 +59,7 @@ static napi_value owner_audit(napi_env env, nmw_owner_t owner) {
 
 static napi_value js_audit(napi_env env, napi_callback_info info) {
   (void)info;
-  return owner_audit(env, nmw__env_owner(env));
+  return owner_audit(env, nmw_core_owner_of_env(env));
 }
 
 static napi_value js_environments(napi_env env, napi_callback_info info) {
@@ -104,7 +104,7 @@ static int adjust_now(void *ctx, int64_t delta) {
 
 static napi_value js_flush(napi_env env, napi_callback_info info) {
   (void)info;
-  nmw_owner_t owner = nmw__env_owner(env);
+  nmw_owner_t owner = nmw_core_owner_of_env(env);
   int64_t delta = owner ? nmw_core_external_flush(owner, adjust_now, env, 0) : 0;
   napi_value result;
   NMW_CALL(env, napi_create_double(env, (double)delta, &result));

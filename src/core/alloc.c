@@ -88,9 +88,9 @@ static bool refuse_bad_pointer(block_state_t state, const char *call, void *ptr,
   return false;
 }
 
-static void check_tag_matches(const nmw_block_header_t *h, nmw_tag_t tag, const char *call,
-                              nmw_site_t *site) {
-  if (tag == NMW_ANY_TAG || tag == h->tag) return;
+/* Reports a free/realloc that named another tag than the block's (callers test). */
+static void report_tag_mismatch(const nmw_block_header_t *h, nmw_tag_t tag, const char *call,
+                                nmw_site_t *site) {
   char detail[192];
   const char *named = nmw_core_tag_name(tag);
   snprintf(detail, sizeof detail, "%s: block has tag '%s', the call named '%s'", call,
@@ -287,7 +287,7 @@ void nmw_core_free(void *ptr, nmw_tag_t tag, nmw_site_t *site) {
     return;
   }
   nmw_block_header_t *h = header(ptr);
-  if (NMW_UNLIKELY(tag != NMW_ANY_TAG && tag != h->tag)) check_tag_matches(h, tag, "free", site);
+  if (NMW_UNLIKELY(tag != NMW_ANY_TAG && tag != h->tag)) report_tag_mismatch(h, tag, "free", site);
   check_canary(h, ptr);
   nmw_shard_t *sh = nmw__shard();
   nmw__credit_free(sh, h->slot, h->tag, h->size);
@@ -322,7 +322,7 @@ void *nmw_core_realloc(void *ptr, size_t size, nmw_tag_t tag, nmw_site_t *site) 
   }
   if (refuse_bad_pointer(state, "realloc", ptr, site)) return NULL;
   nmw_block_header_t *h = header(ptr);
-  if (tag != NMW_ANY_TAG && tag != h->tag) check_tag_matches(h, tag, "realloc", site);
+  if (tag != NMW_ANY_TAG && tag != h->tag) report_tag_mismatch(h, tag, "realloc", site);
   if (size == 0) {
     nmw_core_free(ptr, NMW_ANY_TAG, site);
     return NULL;
@@ -347,6 +347,7 @@ void *nmw_core_realloc(void *ptr, size_t size, nmw_tag_t tag, nmw_site_t *site) 
     }
   }
   void *user = NULL;
+  nmw_shard_t *sh = nmw__shard();
   if (!aligned) {
     /* libc realloc, with 32 bytes of slack so that the block can be moved by 32
      * bytes inside its allocation when libc puts it where the placement rule
@@ -368,7 +369,7 @@ void *nmw_core_realloc(void *ptr, size_t size, nmw_tag_t tag, nmw_site_t *site) 
       h = header(user);
       h->offset = (uint32_t)at;
       h->flags |= NMW_BLOCK_SLACK;
-      if (!had_slack) NMW_ADD(nmw__shard()->padding_bytes, 32);
+      if (!had_slack) NMW_ADD(sh->padding_bytes, 32);
     }
   } else {
     unsigned char *raw = malloc(NMW_OVERHEAD + size + pad);
@@ -383,7 +384,6 @@ void *nmw_core_realloc(void *ptr, size_t size, nmw_tag_t tag, nmw_site_t *site) 
       h->offset = (uint32_t)(u - (uintptr_t)raw);
     }
   }
-  nmw_shard_t *sh = nmw__shard();
   if (user) {
     h->size = size;
     h->check = NMW__MIX(user) ^ NMW_MAGIC_LIVE;

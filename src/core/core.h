@@ -83,7 +83,9 @@ typedef struct nmw_slot_row {
   int64_t curr_bytes, curr_blocks;
 } nmw_slot_row_t;
 
-/* Number of slots in use (rows that nmw_core_slot_rows can return). */
+/* Slots that can hold counters: one "no site" slot per registered tag plus every
+ * (site, tag) pair seen. An upper bound of the rows nmw_core_slot_rows returns
+ * (it leaves out slots that never allocated). */
 uint32_t nmw_core_slot_count(void);
 /* Fills up to cap rows with every slot that ever allocated; returns the count. */
 size_t nmw_core_slot_rows(nmw_slot_row_t *rows, size_t cap);

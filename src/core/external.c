@@ -97,7 +97,6 @@ int64_t nmw_core_external_flush(nmw_owner_t id, nmw_adjust_fn adjust, void *ctx,
   return delta;
 }
 
-void nmw__ext_teardown(nmw_owner_slot_t *o, uint32_t index);
 void nmw__ext_teardown(nmw_owner_slot_t *o, uint32_t index) {
   int64_t owed[NMW_EXT_TAG_MAX], total = 0;
   uv_mutex_lock(&o->lock);
@@ -184,8 +183,6 @@ int nmw_core_owner_audit(nmw_owner_t id, nmw_owner_audit_t *out) {
   out->flushes = atomic_load(&o->flushes);
   return NMW_OK;
 }
-
-NMW_HIDDEN uint32_t nmw__owner_slots_used(void);
 
 void nmw_core_external_global(nmw_ext_global_t *out) {
   memset(out, 0, sizeof *out);

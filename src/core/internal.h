@@ -259,6 +259,10 @@ NMW_INLINE void nmw__credit_realloc(nmw_shard_t *sh, uint32_t slot, nmw_tag_t ta
  * NMW_ANY_TAG, of everything: folded + every shard's unfolded part. */
 NMW_HIDDEN void nmw__current(nmw_tag_t tag, int64_t *bytes, int64_t *blocks);
 
+/* region.c: raises the total's and the open regions' peaks to the given current
+ * total and recomputes the watermark. Called with peak_lock held. */
+NMW_HIDDEN void nmw__raise_peaks_locked(int64_t bytes, int64_t blocks);
+
 /* ---- slots.c ---- */
 NMW_HIDDEN uint32_t nmw__slot_lookup_slow(nmw_site_t *site, nmw_tag_t tag);
 
@@ -314,6 +318,10 @@ static inline bool nmw__owner_live(nmw_owner_t id) {
 
 /* Tells the owner its pending amount moved by a threshold. */
 NMW_HIDDEN void nmw__owner_wake(nmw_owner_t id, bool growing);
+/* The highest owner slot index ever used. */
+NMW_HIDDEN uint32_t nmw__owner_slots_used(void);
+/* external.c: what a teardown does to the owner's external accounting. */
+NMW_HIDDEN void nmw__ext_teardown(nmw_owner_slot_t *o, uint32_t index);
 
 /* ---- external.c ---- */
 /* Credits delta external bytes of the tag with external index ei to owner id

@@ -90,9 +90,6 @@ int nmw_core_owner_open(const nmw_owner_hooks_t *hooks, nmw_owner_t *out) {
   return NMW_OK;
 }
 
-/* Defined in external.c: what teardown does to the external accounting. */
-NMW_HIDDEN void nmw__ext_teardown(nmw_owner_slot_t *o, uint32_t index);
-
 void nmw_core_owner_teardown(nmw_owner_t id) {
   if (!nmw__owner_live(id)) return;
   uint32_t index = NMW_OWNER_INDEX(id);
@@ -193,7 +190,6 @@ size_t nmw_core_owner_list(nmw_owner_t *out, size_t cap) {
   return n;
 }
 
-NMW_HIDDEN uint32_t nmw__owner_slots_used(void);
 uint32_t nmw__owner_slots_used(void) {
   uv_once(&owners_once, init_owners);
   uv_mutex_lock(&owners_lock);

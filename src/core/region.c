@@ -28,7 +28,6 @@ static void recompute_watermark_locked(void) {
   atomic_store(&nmw__total.watermark_blocks, wk);
 }
 
-NMW_HIDDEN void nmw__raise_peaks_locked(int64_t bytes, int64_t blocks);
 void nmw__raise_peaks_locked(int64_t bytes, int64_t blocks) {
   if (bytes > atomic_load(&nmw__total.peak_bytes)) atomic_store(&nmw__total.peak_bytes, bytes);
   if (blocks > atomic_load(&nmw__total.peak_blocks)) atomic_store(&nmw__total.peak_blocks, blocks);

@@ -120,10 +120,6 @@ void nmw__pend_without_page(nmw_shard_t *sh, nmw_tag_state_t *t, int64_t dbytes,
   nmw__fold_total(sh);
 }
 
-/* Defined in region.c: raises the total's and the open regions' peaks and
- * recomputes the watermark. Called with peak_lock held. */
-NMW_HIDDEN void nmw__raise_peaks_locked(int64_t bytes, int64_t blocks);
-
 void nmw__fold_total(nmw_shard_t *sh) {
   nmw_pend_t *p = &sh->total;
   int64_t b = NMW_LOAD(p->bytes), k = NMW_LOAD(p->blocks);
