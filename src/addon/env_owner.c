@@ -10,7 +10,13 @@
  * loop alive. Every attached napi_env is mapped to the owner, so pool threads can
  * name it, and registers a cleanup hook: the first hook to run tears the owner
  * down, before any finalizer of that environment runs at teardown. The creator's
- * async cleanup hook closes the handles and frees this record.
+ * async cleanup hook closes the handles.
+ *
+ * Node keys cleanup hooks by (function, argument) per environment, not per napi_env,
+ * and aborts on a duplicate: every addon of one environment that attaches gets its
+ * own small attach record as the hook's argument. The record holds a reference on
+ * the env_owner; the creator's handles hold one too. The last release frees it, so
+ * the order in which Node runs the hooks does not matter.
  *
  * napi_adjust_external_memory is only ever called here, on the JS thread, with no
  * lock held (it can run a GC and finalizers inside itself).
@@ -28,6 +34,7 @@ typedef struct env_owner {
   uv_async_t wake;
   uv_check_t turn;
   int open_handles;
+  int refs; /* the open handles (one for both) + one per attach record; JS thread */
   bool torn_down;
   napi_async_cleanup_hook_handle cleanup;
   struct env_owner *next;
@@ -71,13 +78,29 @@ static void tear_down(env_owner_t *eo) {
   uv_mutex_unlock(&lock);
 }
 
-static void on_env_cleanup(void *arg) { tear_down(arg); }
+/* The JS thread of the environment (hooks and handle callbacks all run there). */
+static void release(env_owner_t *eo) {
+  if (--eo->refs == 0) free(eo);
+}
+
+/* One per attached napi_env other than the creator: the cleanup hook's argument. */
+typedef struct env_attach {
+  env_owner_t *eo;
+} env_attach_t;
+
+static void on_env_cleanup(void *arg) {
+  env_attach_t *at = arg;
+  env_owner_t *eo = at->eo;
+  free(at);
+  tear_down(eo);
+  release(eo);
+}
 
 static void on_handle_closed(uv_handle_t *handle) {
   env_owner_t *eo = handle->data;
   if (--eo->open_handles > 0) return;
   napi_remove_async_cleanup_hook(eo->cleanup);
-  free(eo);
+  release(eo);
 }
 
 static void on_async_cleanup(napi_async_cleanup_hook_handle handle, void *arg) {
@@ -106,6 +129,7 @@ static env_owner_t *create(napi_env env, uv_loop_t *loop) {
   uv_unref((uv_handle_t *)&eo->wake);
   uv_unref((uv_handle_t *)&eo->turn);
   eo->open_handles = 2;
+  eo->refs = 1;
   if (napi_add_async_cleanup_hook(env, on_async_cleanup, eo, NULL) != napi_ok) {
     /* Without the hook the handles could outlive the loop: do without them. */
     nmw_core_owner_teardown(eo->owner);
@@ -139,6 +163,14 @@ int nmw__env_attach(napi_env env) {
   if (nmw_core_owner_map_env(env, eo->owner) != NMW_OK) return NMW_ENOSPC;
   /* Each attached env hears of teardown; the creator is covered by its async hook,
    * but an extra sync hook of its own would run after the async one, so skip it. */
-  if (!created) napi_add_env_cleanup_hook(env, on_env_cleanup, eo);
+  if (created) return NMW_OK;
+  env_attach_t *at = malloc(sizeof *at);
+  if (!at) return NMW_ENOMEM;
+  at->eo = eo;
+  if (napi_add_env_cleanup_hook(env, on_env_cleanup, at) != napi_ok) {
+    free(at);
+    return NMW_ENAPI;
+  }
+  eo->refs++;
   return NMW_OK;
 }

@@ -20,10 +20,9 @@ const ROOT = path.resolve(__dirname, '../..');
 const FIXTURE_DIR = path.join(ROOT, 'test/fixtures/consumer-addon');
 const BINARY = path.join(FIXTURE_DIR, 'build/Release/consumer.node');
 const INSTALL_SCRIPT = path.join(ROOT, 'scripts/install.js');
-const LOCK_DIR = path.join(
-  os.tmpdir(),
-  `nmw-fixture-build-${crypto.createHash('sha1').update(FIXTURE_DIR).digest('hex').slice(0, 12)}`,
-);
+const lockDirOf = (dir) =>
+  path.join(os.tmpdir(), `nmw-fixture-build-${crypto.createHash('sha1').update(dir).digest('hex').slice(0, 12)}`);
+const LOCK_DIR = lockDirOf(FIXTURE_DIR);
 const LOCK_STALE_MS = 10 * 60 * 1000;
 const BUILD_TIMEOUT_MS = 8 * 60 * 1000;
 
@@ -41,17 +40,17 @@ function mtime(file) {
 
 // Every input of the build: the fixture's gyp file and sources, and the header
 // it includes.
-function sources() {
-  const files = [path.join(FIXTURE_DIR, 'binding.gyp'), path.join(ROOT, 'include/native_memwatch.h')];
-  const srcDir = path.join(FIXTURE_DIR, 'src');
+function sources(dir = FIXTURE_DIR) {
+  const files = [path.join(dir, 'binding.gyp'), path.join(ROOT, 'include/native_memwatch.h')];
+  const srcDir = path.join(dir, 'src');
   for (const name of fs.readdirSync(srcDir)) files.push(path.join(srcDir, name));
   return files;
 }
 
-function isFresh() {
-  const built = mtime(BINARY);
+function isFresh(dir = FIXTURE_DIR, binaries = [BINARY]) {
+  const built = Math.min(...binaries.map(mtime));
   if (built < 0) return false;
-  return sources().every((file) => mtime(file) <= built);
+  return sources(dir).every((file) => mtime(file) <= built);
 }
 
 // The node-gyp that npm bundles with this Node.
@@ -78,7 +77,7 @@ function childEnv() {
   return env;
 }
 
-function runBuild() {
+function runBuild(dir = FIXTURE_DIR, binaries = [BINARY]) {
   let result;
   if (fs.existsSync(INSTALL_SCRIPT)) {
     const script = `
@@ -89,45 +88,45 @@ function runBuild() {
         process.exit(1);
       };
       try {
-        Promise.resolve(buildAddon(${JSON.stringify(FIXTURE_DIR)}, { force: true, quiet: true })).then(() => {}, fail);
+        Promise.resolve(buildAddon(${JSON.stringify(dir)}, { force: true, quiet: true })).then(() => {}, fail);
       } catch (err) {
         fail(err);
       }`;
     result = spawnSync(process.execPath, ['-e', script], {
-      cwd: FIXTURE_DIR,
+      cwd: dir,
       env: childEnv(),
       encoding: 'utf8',
       timeout: BUILD_TIMEOUT_MS,
     });
   } else {
     result = spawnSync(process.execPath, [nodeGypPath(), 'rebuild', ...nodeDirArgs()], {
-      cwd: FIXTURE_DIR,
+      cwd: dir,
       env: childEnv(),
       encoding: 'utf8',
       timeout: BUILD_TIMEOUT_MS,
     });
   }
-  if (result.error || result.status !== 0 || !fs.existsSync(BINARY)) {
+  if (result.error || result.status !== 0 || !binaries.every((b) => fs.existsSync(b))) {
     const how = result.error ? String(result.error) : `exit code ${result.status}, signal ${result.signal}`;
     throw new Error(
-      `building the consumer fixture failed (${how})\n--- stdout\n${result.stdout}\n--- stderr\n${result.stderr}`,
+      `building the fixture in ${dir} failed (${how})\n--- stdout\n${result.stdout}\n--- stderr\n${result.stderr}`,
     );
   }
   // Make the binary newer than its sources even on coarse file systems.
   const now = new Date();
-  fs.utimesSync(BINARY, now, now);
+  for (const b of binaries) fs.utimesSync(b, now, now);
 }
 
-function acquireLock() {
+function acquireLock(lockDir = LOCK_DIR) {
   for (;;) {
     try {
-      fs.mkdirSync(LOCK_DIR);
+      fs.mkdirSync(lockDir);
       return;
     } catch (err) {
       if (err.code !== 'EEXIST') throw err;
-      const age = Date.now() - mtime(LOCK_DIR);
+      const age = Date.now() - mtime(lockDir);
       if (age > LOCK_STALE_MS) {
-        fs.rmSync(LOCK_DIR, { recursive: true, force: true });
+        fs.rmSync(lockDir, { recursive: true, force: true });
         continue;
       }
       sleep(250);
@@ -135,8 +134,8 @@ function acquireLock() {
   }
 }
 
-function releaseLock() {
-  fs.rmSync(LOCK_DIR, { recursive: true, force: true });
+function releaseLock(lockDir = LOCK_DIR) {
+  fs.rmSync(lockDir, { recursive: true, force: true });
 }
 
 /** Builds the fixture unless it is up to date; returns the path of consumer.node. */
@@ -152,12 +151,29 @@ function buildFixture({ force = false } = {}) {
   return BINARY;
 }
 
+const TINY_DIR = path.join(ROOT, 'test/fixtures/tiny-consumer');
+const TINY_BINARIES = ['tiny_a', 'tiny_b'].map((name) => path.join(TINY_DIR, `build/Release/${name}.node`));
+
+/** Builds the tiny consumers (test/fixtures/tiny-consumer: two addons from one
+ * source) unless up to date; returns the paths of tiny_a.node and tiny_b.node. */
+function buildTinyFixtures({ force = false } = {}) {
+  if (!force && isFresh(TINY_DIR, TINY_BINARIES)) return TINY_BINARIES;
+  const lockDir = lockDirOf(TINY_DIR);
+  acquireLock(lockDir);
+  try {
+    if (force || !isFresh(TINY_DIR, TINY_BINARIES)) runBuild(TINY_DIR, TINY_BINARIES);
+  } finally {
+    releaseLock(lockDir);
+  }
+  return TINY_BINARIES;
+}
+
 /** Builds if needed and loads the fixture in this thread. */
 function loadFixture() {
   return require(buildFixture());
 }
 
-module.exports = { ROOT, FIXTURE_DIR, BINARY, buildFixture, loadFixture };
+module.exports = { ROOT, FIXTURE_DIR, BINARY, buildFixture, loadFixture, TINY_DIR, buildTinyFixtures };
 
 if (require.main === module) {
   buildFixture({ force: process.argv.includes('--force') });
