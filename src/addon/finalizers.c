@@ -564,15 +564,15 @@ static napi_value fin_js_init(napi_env env, napi_callback_info info) {
   NMW_CALL(env, napi_typeof(env, argv[0], &type));
   if (type != napi_function)
     return nmw__throw(env, "TypeError", "ERR_INVALID_ARG_TYPE", "stackFn must be a function");
-  double thread_id = -1;
-  NMW_CALL(env, napi_get_value_double(env, argv[1], &thread_id));
+  int64_t thread_id = -1;
+  if (!nmw__get_integer(env, argv[1], "threadId", -1, NMW_MAX_SAFE_INTEGER, &thread_id)) return NULL;
   if (fin_tls.js_env == NULL) {
     NMW_CALL(env, napi_create_reference(env, argv[0], 1, &fin_tls.stack_fn));
     fin_tls.js_env = env;
     NMW_CALL(env, napi_add_env_cleanup_hook(env, fin_env_cleanup, NULL));
   }
   nmw_owner_t owner = nmw_core_owner_of_env(env);
-  if (owner != 0) nmw_core_fin_set_thread_id(owner, (int64_t)thread_id);
+  if (owner != 0) nmw_core_fin_set_thread_id(owner, thread_id);
   return fin_undefined(env);
 }
 
@@ -585,6 +585,8 @@ static napi_value fin_js_capture_stacks(napi_env env, napi_callback_info info) {
     bool on;
     NMW_CALL(env, napi_get_value_bool(env, argv[0], &on));
     atomic_store(&capture_stacks, on);
+  } else if (type != napi_undefined) {
+    return nmw__throw(env, "TypeError", "ERR_INVALID_ARG_TYPE", "on must be a boolean");
   }
   napi_value v;
   NMW_CALL(env, napi_get_boolean(env, atomic_load(&capture_stacks), &v));
@@ -594,11 +596,8 @@ static napi_value fin_js_capture_stacks(napi_env env, napi_callback_info info) {
 /* Selects environments from a number: -1 the calling one, -2 every one, else an
  * owner id. */
 static bool fin_scope(napi_env env, napi_value arg, nmw_owner_t *owner, bool *all) {
-  double d;
-  if (napi_get_value_double(env, arg, &d) != napi_ok) {
-    nmw__throw(env, "TypeError", "ERR_INVALID_ARG_TYPE", "scope must be a number");
-    return false;
-  }
+  int64_t d;
+  if (!nmw__get_integer(env, arg, "scope", -2, (double)UINT32_MAX, &d)) return false;
   *all = d == -2;
   *owner = d < 0 ? (d == -1 ? nmw_core_owner_of_env(env) : 0) : (nmw_owner_t)d;
   return true;
@@ -675,19 +674,24 @@ static napi_value fin_js_live(napi_env env, napi_callback_info info) {
   NMW_ARGS(env, info, 5, argv);
   nmw_owner_t owner;
   bool all, with_stacks = false;
-  double tag_d, older_ms, limit_d;
-  if (!fin_scope(env, argv[0], &owner, &all)) return NULL;
-  NMW_CALL(env, napi_get_value_double(env, argv[1], &tag_d));
-  NMW_CALL(env, napi_get_value_double(env, argv[2], &older_ms));
-  NMW_CALL(env, napi_get_value_double(env, argv[3], &limit_d));
-  NMW_CALL(env, napi_get_value_bool(env, argv[4], &with_stacks));
-  nmw_tag_t tag = tag_d < 0 ? NMW_ANY_TAG : (nmw_tag_t)tag_d;
+  int64_t tag_i, limit_i;
+  double older_ms;
+  if (!fin_scope(env, argv[0], &owner, &all) ||
+      !nmw__get_integer(env, argv[1], "tag", -1, (double)UINT32_MAX, &tag_i) ||
+      !nmw__get_nonneg_number(env, argv[2], "olderThanMs", &older_ms) ||
+      !nmw__get_integer(env, argv[3], "limit", -1, NMW_MAX_SAFE_INTEGER, &limit_i) ||
+      !nmw__get_boolean(env, argv[4], "withStacks", &with_stacks))
+    return NULL;
+  nmw_tag_t tag = tag_i < 0 ? NMW_ANY_TAG : (nmw_tag_t)tag_i;
   uint64_t now = nmw_core_fin_now();
-  uint64_t older_ns = older_ms > 0 ? (uint64_t)(older_ms * 1e6) : 0;
-  uint64_t before = older_ns == 0 ? UINT64_MAX : older_ns >= now ? 0 : now - older_ns;
+  /* Compared as doubles first: older_ms * 1e6 can be beyond any uint64_t. */
+  double older_ns = older_ms * 1e6;
+  uint64_t before = older_ns == 0                  ? UINT64_MAX
+                    : older_ns >= (double)now      ? 0
+                                                   : now - (uint64_t)older_ns;
   nmw_fin_global_t g;
   nmw_core_fin_global(&g);
-  size_t cap = limit_d < 0 || limit_d > (double)g.live ? (size_t)g.live : (size_t)limit_d;
+  size_t cap = limit_i < 0 || (uint64_t)limit_i > g.live ? (size_t)g.live : (size_t)limit_i;
   nmw_fin_live_row_t *rows = cap ? malloc(cap * sizeof *rows) : NULL;
   if (cap && !rows) return nmw__throw(env, "Error", "ERR_NMW_NO_MEMORY", "live: out of memory");
   size_t n = cap ? nmw_core_fin_live(owner, all, tag, before, with_stacks, rows, cap) : 0;
@@ -759,13 +763,16 @@ static napi_value fin_js_exit(napi_env env, napi_callback_info info) {
   napi_valuetype type;
   NMW_CALL(env, napi_typeof(env, argv[1], &type));
   if (type == napi_number) {
-    int32_t code;
-    NMW_CALL(env, napi_get_value_int32(env, argv[1], &code));
-    exit_code = code;
-    exit_code_known = 1;
+    /* An exit code Node would not produce (a fraction, NaN, out of int32) is unknown. */
+    double code;
+    NMW_CALL(env, napi_get_value_double(env, argv[1], &code));
+    if (code >= INT32_MIN && code <= INT32_MAX && code == (double)(int32_t)code) {
+      exit_code = (int32_t)code;
+      exit_code_known = 1;
+    }
   }
   bool final = false;
-  NMW_CALL(env, napi_get_value_bool(env, argv[2], &final));
+  if (!nmw__get_boolean(env, argv[2], "final", &final)) return NULL;
   nmw_core_fin_set_exit(final);
   return fin_undefined(env);
 }

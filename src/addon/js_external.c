@@ -116,7 +116,7 @@ static napi_value js_set_external(napi_env env, napi_callback_info info) {
   uint32_t id;
   bool on;
   if (!nmw__get_tag_id(env, argv[0], "tag", &id)) return NULL;
-  NMW_CALL(env, napi_get_value_bool(env, argv[1], &on));
+  if (!nmw__get_boolean(env, argv[1], "external", &on)) return NULL;
   unsigned flags = nmw_core_tag_flags(id);
   int rc = nmw_core_tag_set_flags(id, on ? (flags | NMW_TAG_EXTERNAL) : (flags & ~NMW_TAG_EXTERNAL));
   if (rc != NMW_OK) return nmw__throw_core(env, rc, "setExternal");

@@ -48,9 +48,9 @@ static napi_value nmw__js_tag_register(napi_env env, napi_callback_info info) {
   if (!nmw__get_tag_name(env, argv[0], name)) return NULL;
   NMW_CALL(env, napi_typeof(env, argv[1], &type));
   if (type != napi_undefined) {
-    if (type != napi_number)
-      return nmw__throw(env, "TypeError", "ERR_INVALID_ARG_TYPE", "flags must be a number");
-    NMW_CALL(env, napi_get_value_uint32(env, argv[1], &flags));
+    int64_t f;
+    if (!nmw__get_integer(env, argv[1], "flags", 0, (double)UINT32_MAX, &f)) return NULL;
+    flags = (uint32_t)f;
     if ((flags & ~(uint32_t)NMW_TAG_EXTERNAL) != 0)
       return nmw__throw(env, "RangeError", "ERR_OUT_OF_RANGE", "flags has unknown bits");
   }

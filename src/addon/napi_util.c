@@ -115,3 +115,56 @@ bool nmw__get_tag_id(napi_env env, napi_value value, const char *what, uint32_t 
   *out = (uint32_t)d;
   return true;
 }
+
+static bool nmw__get_number(napi_env env, napi_value value, const char *what, double *out) {
+  napi_valuetype type;
+  char message[128];
+  NMW_CALL_BOOL(env, napi_typeof(env, value, &type));
+  if (type != napi_number) {
+    snprintf(message, sizeof message, "%s must be a number", what);
+    nmw__throw(env, "TypeError", "ERR_INVALID_ARG_TYPE", message);
+    return false;
+  }
+  NMW_CALL_BOOL(env, napi_get_value_double(env, value, out));
+  return true;
+}
+
+bool nmw__get_integer(napi_env env, napi_value value, const char *what, double min, double max,
+                      int64_t *out) {
+  double d;
+  char message[160];
+  if (!nmw__get_number(env, value, what, &d)) return false;
+  /* False for NaN; the bounds keep the cast below defined. */
+  if (!(d >= min && d <= max) || d != (double)(int64_t)d) {
+    snprintf(message, sizeof message, "%s must be an integer in [%.17g, %.17g]", what, min, max);
+    nmw__throw(env, "RangeError", "ERR_OUT_OF_RANGE", message);
+    return false;
+  }
+  *out = (int64_t)d;
+  return true;
+}
+
+bool nmw__get_nonneg_number(napi_env env, napi_value value, const char *what, double *out) {
+  char message[128];
+  if (!nmw__get_number(env, value, what, out)) return false;
+  if (!(*out >= 0 && *out <= 1.7976931348623157e308)) {
+    snprintf(message, sizeof message, "%s must be a finite non-negative number", what);
+    nmw__throw(env, "RangeError", "ERR_OUT_OF_RANGE", message);
+    return false;
+  }
+  if (*out == 0) *out = 0; /* -0 */
+  return true;
+}
+
+bool nmw__get_boolean(napi_env env, napi_value value, const char *what, bool *out) {
+  napi_valuetype type;
+  char message[128];
+  NMW_CALL_BOOL(env, napi_typeof(env, value, &type));
+  if (type != napi_boolean) {
+    snprintf(message, sizeof message, "%s must be a boolean", what);
+    nmw__throw(env, "TypeError", "ERR_INVALID_ARG_TYPE", message);
+    return false;
+  }
+  NMW_CALL_BOOL(env, napi_get_value_bool(env, value, out));
+  return true;
+}

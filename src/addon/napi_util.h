@@ -54,6 +54,22 @@ napi_value nmw__string_or_null(napi_env env, const char *s);
  * RangeError naming `what` and returns false otherwise. */
 bool nmw__get_tag_id(napi_env env, napi_value value, const char *what, uint32_t *out);
 
+/* Every number that crosses from JS is checked here, whatever lib/ checked before
+ * (issue 7): no double reaches a cast to an integer unless it is finite and in
+ * the target's range.
+ *
+ * Reads an integer in [min, max] (bounds within +-2^53). A TypeError naming
+ * `what` when value is not a number; a RangeError naming it for NaN, +-Infinity,
+ * a fraction or a value out of range. -0 reads as 0. */
+bool nmw__get_integer(napi_env env, napi_value value, const char *what, double min, double max,
+                      int64_t *out);
+/* Reads a number that is finite and >= 0 (TypeError / RangeError naming `what`). */
+bool nmw__get_nonneg_number(napi_env env, napi_value value, const char *what, double *out);
+/* Reads a boolean (TypeError naming `what` otherwise). */
+bool nmw__get_boolean(napi_env env, napi_value value, const char *what, bool *out);
+
+#define NMW_MAX_SAFE_INTEGER 9007199254740991.0
+
 /* Throws an Error / TypeError / RangeError with a code and returns NULL. */
 napi_value nmw__throw(napi_env env, const char *kind, const char *code, const char *message);
 
