@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the C unit tests of the core (test/c): first the plain build, then the
-# AddressSanitizer/UBSan build. Called by the npm test runner; works from any
+# AddressSanitizer/UBSan build, then the threaded tests under ThreadSanitizer. Called by the npm test runner; works from any
 # directory. Exits non-zero when a build or a test fails.
 set -uo pipefail
 
@@ -31,4 +31,5 @@ status=0
 # Both variants run even when the first fails, so one run shows everything.
 make -C test/c -j"$jobs" run || status=1
 make -C test/c -j"$jobs" run-sanitize || status=1
+make -C test/c -j"$jobs" run-tsan || status=1
 exit "$status"

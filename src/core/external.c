@@ -83,13 +83,17 @@ int64_t nmw_core_external_flush(nmw_owner_t id, nmw_adjust_fn adjust, void *ctx,
   int64_t owed[NMW_EXT_TAG_MAX], total = 0;
   uv_mutex_lock(&o->lock);
   owed_now(o, index, owed);
+  int64_t reported_total = o->reported_total;
   uv_mutex_unlock(&o->lock);
   for (int i = 0; i < NMW_EXT_TAG_MAX; i++) total += clamp0(owed[i]);
-  int64_t delta = total - o->reported_total;
+  int64_t delta = total - reported_total;
   if (delta != 0 && (min_growth <= 0 || delta >= min_growth) && adjust(ctx, delta) == 0) {
     atomic_fetch_add(&o->adjust_calls, 1);
+    /* Under the lock: the audit reads them from any thread. */
+    uv_mutex_lock(&o->lock);
     o->reported_total = total;
     for (int i = 0; i < NMW_EXT_TAG_MAX; i++) o->reported[i] = clamp0(owed[i]);
+    uv_mutex_unlock(&o->lock);
   } else {
     delta = 0;
   }
@@ -103,9 +107,12 @@ void nmw__ext_teardown(nmw_owner_slot_t *o, uint32_t index) {
   owed_now(o, index, owed);
   uv_mutex_unlock(&o->lock);
   for (int i = 0; i < NMW_EXT_TAG_MAX; i++) total += clamp0(owed[i]);
-  int64_t pending = total - o->reported_total;
+  uv_mutex_lock(&o->lock);
+  int64_t reported_total = o->reported_total;
+  uv_mutex_unlock(&o->lock);
+  int64_t pending = total - reported_total;
   atomic_fetch_add(&envs_torn_down, 1);
-  atomic_fetch_add(&teardown_reported, o->reported_total);
+  atomic_fetch_add(&teardown_reported, reported_total);
   atomic_fetch_add(&teardown_dropped, pending < 0 ? -pending : pending);
 }
 

@@ -75,6 +75,13 @@ typedef struct rec {
   const void *ref;   /* napi_ref of a wrap/finalizer; the napi_env of instance data */
 } rec_t;
 
+/* gen and state are read without the lock by begin_fast (the trampoline's common
+ * case, on the record's own JS thread): every access to them is atomic, relaxed
+ * under the lock, so locked readers and the lock-free one never race. */
+#define REC_STATE(r) __atomic_load_n(&(r)->state, __ATOMIC_RELAXED)
+#define SET_REC_STATE(r, v) __atomic_store_n(&(r)->state, (uint8_t)(v), __ATOMIC_RELEASE)
+#define REC_GEN(r) __atomic_load_n(&(r)->gen, __ATOMIC_RELAXED)
+
 #if UINTPTR_MAX > 0xffffffffu
 _Static_assert(sizeof(rec_t) == 64, "a record is one cache line");
 #endif
@@ -148,7 +155,7 @@ static rec_t *rec_of(nmw_fin_id_t id) {
   uint32_t index = ID_INDEX(id);
   if (id == 0 || index >= high) return NULL;
   rec_t *r = rec_at(index);
-  return (r->state != REC_FREE && r->gen == ID_GEN(id)) ? r : NULL;
+  return (REC_STATE(r) != REC_FREE && REC_GEN(r) == ID_GEN(id)) ? r : NULL;
 }
 
 /* Registration times and ages: a coarse clock (a scheduler tick, ~5 ns a read)
@@ -249,7 +256,7 @@ static bool index_on(index_t *ix) {
   if (ix->on) return true;
   for (uint32_t i = 0; i < high; i++) {
     const rec_t *r = rec_at(i);
-    if (r->state != REC_LIVE) continue;
+    if (REC_STATE(r) != REC_LIVE) continue;
     if (ix == &wrap_index ? r->kind != NMW_FIN_WRAP
                           : r->ref == NULL || r->kind == NMW_FIN_INSTANCE_DATA)
       continue;
@@ -270,7 +277,7 @@ static env_t *env_for(nmw_owner_t owner) {
     /* A later environment took the slot: what the old one left live is orphaned. */
     for (uint32_t i = 0; i < high; i++) {
       rec_t *r = rec_at(i);
-      if (r->state != REC_FREE && r->owner == e->id && r->entry != NO_ENTRY) {
+      if (REC_STATE(r) != REC_FREE && r->owner == e->id && r->entry != NO_ENTRY) {
         r->entry = NO_ENTRY;
         orphans++;
       }
@@ -363,7 +370,7 @@ static bool slot_take(uint32_t *out) {
     return true;
   }
   if (high == nchunks * CHUNK && !grow_table()) return false;
-  rec_at(high)->gen = 1;
+  __atomic_store_n(&rec_at(high)->gen, 1, __ATOMIC_RELAXED);
   *out = high;
   /* Published after the chunk pointer, for begin_fast's lock-free read. */
   __atomic_store_n(&high, high + 1, __ATOMIC_RELEASE);
@@ -413,8 +420,8 @@ static void slot_release(uint32_t index, rec_t *r) {
     stacks[index] = NULL;
     free_stack(stack); /* rare (captureStacks): free() under the lock is fine */
   }
-  __atomic_store_n(&r->state, (uint8_t)REC_FREE, __ATOMIC_RELEASE);
-  __atomic_store_n(&r->gen, (r->gen % GEN_MASK) + 1, __ATOMIC_RELEASE);
+  SET_REC_STATE(r, REC_FREE);
+  __atomic_store_n(&r->gen, (REC_GEN(r) % GEN_MASK) + 1, __ATOMIC_RELEASE);
   r->cb = NULL;
   r->ref = NULL;
   free_bits[index / 64] |= UINT64_C(1) << (index % 64);
@@ -472,7 +479,7 @@ int nmw_core_fin_register(const nmw_fin_reg_t *reg, nmw_fin_id_t *out) {
   if (now <= last_registered_ns) now = last_registered_ns + 1;
   last_registered_ns = now;
   rec_t *r = rec_at(index);
-  r->state = REC_LIVE;
+  SET_REC_STATE(r, REC_LIVE);
   r->kind = (uint8_t)reg->kind;
   r->hashed = 0;
   r->outcome = 0;
@@ -491,7 +498,7 @@ int nmw_core_fin_register(const nmw_fin_reg_t *reg, nmw_fin_id_t *out) {
   en->s.registered++;
   en->s.live++;
   if (++live_records > peak_live) peak_live = live_records;
-  *out = MAKE_ID(r->gen, index);
+  *out = MAKE_ID(REC_GEN(r), index);
   uv_mutex_unlock(&lock);
   return NMW_OK;
 }
@@ -500,7 +507,7 @@ void nmw_core_fin_unregister(nmw_fin_id_t id) {
   INIT();
   uv_mutex_lock(&lock);
   rec_t *r = rec_of(id);
-  if (r && r->state == REC_LIVE) {
+  if (r && REC_STATE(r) == REC_LIVE) {
     entry_t *en = entry_of(r);
     if (en) {
       en->s.registered--;
@@ -516,7 +523,7 @@ void nmw_core_fin_set_ref(nmw_fin_id_t id, const void *ref) {
   INIT();
   uv_mutex_lock(&lock);
   rec_t *r = rec_of(id);
-  if (r && r->state == REC_LIVE && r->ref == NULL && r->kind != NMW_FIN_INSTANCE_DATA) {
+  if (r && REC_STATE(r) == REC_LIVE && r->ref == NULL && r->kind != NMW_FIN_INSTANCE_DATA) {
     r->ref = ref;
     if (ref_index.on && index_reserve(&ref_index)) index_put(&ref_index, ID_INDEX(id));
   }
@@ -541,7 +548,7 @@ static uint32_t find_key_locked(nmw_owner_t owner, nmw_fin_kind_t kind, const vo
   if (kind == NMW_FIN_INSTANCE_DATA) {
     for (uint32_t i = 0; i < instance_count; i++) {
       const rec_t *r = rec_at(instance_slots[i]);
-      if (r->ref == key && r->owner == owner && r->state == REC_LIVE) return instance_slots[i];
+      if (r->ref == key && r->owner == owner && REC_STATE(r) == REC_LIVE) return instance_slots[i];
     }
     return NONE;
   }
@@ -550,7 +557,7 @@ static uint32_t find_key_locked(nmw_owner_t owner, nmw_fin_kind_t kind, const vo
   for (uint32_t h = hash_ptr(key, owner, wrap_index.cap); wrap_index.slots[h] != NONE;
        h = (h + 1) & mask) {
     const rec_t *r = rec_at(wrap_index.slots[h]);
-    if (r->data != key || r->owner != owner || r->kind != NMW_FIN_WRAP || r->state != REC_LIVE)
+    if (r->data != key || r->owner != owner || r->kind != NMW_FIN_WRAP || REC_STATE(r) != REC_LIVE)
       continue;
     if (tag == NMW_ANY_TAG || r->tag == tag) return wrap_index.slots[h];
     if (found == NONE) found = wrap_index.slots[h];
@@ -572,7 +579,7 @@ nmw_fin_id_t nmw_core_fin_find_key(nmw_owner_t owner, nmw_fin_kind_t kind, const
   INIT();
   uv_mutex_lock(&lock);
   uint32_t i = find_key_locked(owner, kind, key, NMW_ANY_TAG);
-  nmw_fin_id_t id = i != NONE ? MAKE_ID(rec_at(i)->gen, i) : 0;
+  nmw_fin_id_t id = i != NONE ? MAKE_ID(REC_GEN(rec_at(i)), i) : 0;
   uv_mutex_unlock(&lock);
   return id;
 }
@@ -583,7 +590,7 @@ static uint32_t find_ref_locked(const void *ref) {
   for (uint32_t h = hash_ptr(ref, 0, ref_index.cap); ref_index.slots[h] != NONE;
        h = (h + 1) & mask) {
     const rec_t *r = rec_at(ref_index.slots[h]);
-    if (r->ref == ref && r->state == REC_LIVE) return ref_index.slots[h];
+    if (r->ref == ref && REC_STATE(r) == REC_LIVE) return ref_index.slots[h];
   }
   return NONE;
 }
@@ -601,7 +608,7 @@ nmw_fin_id_t nmw_core_fin_find_ref(const void *ref) {
   INIT();
   uv_mutex_lock(&lock);
   uint32_t i = find_ref_locked(ref);
-  nmw_fin_id_t id = i != NONE ? MAKE_ID(rec_at(i)->gen, i) : 0;
+  nmw_fin_id_t id = i != NONE ? MAKE_ID(REC_GEN(rec_at(i)), i) : 0;
   uv_mutex_unlock(&lock);
   return id;
 }
@@ -610,7 +617,7 @@ bool nmw_core_fin_cancel(nmw_fin_id_t id) {
   INIT();
   uv_mutex_lock(&lock);
   rec_t *r = rec_of(id);
-  bool live = r && r->state == REC_LIVE;
+  bool live = r && REC_STATE(r) == REC_LIVE;
   if (live) cancel_locked(ID_INDEX(id), r);
   uv_mutex_unlock(&lock);
   return live;
@@ -670,14 +677,14 @@ int nmw_core_fin_begin(nmw_fin_id_t id, nmw_fin_call_t *out) {
   if (begin_fast(id, out)) return NMW_OK;
   uv_mutex_lock(&lock);
   rec_t *r = rec_of(id);
-  if (!r || r->state != REC_LIVE) {
+  if (!r || REC_STATE(r) != REC_LIVE) {
     /* Ran already (or running: called again from inside its own finalizer). When the slot has not
      * been reused since, its site is known. */
     nmw_site_t *site = NULL;
     uint32_t index = ID_INDEX(id);
     if (r == NULL && id != 0 && index < high) {
       rec_t *old = rec_at(index);
-      if (old->state == REC_FREE && old->gen == (ID_GEN(id) % GEN_MASK) + 1) site = old->site;
+      if (REC_STATE(old) == REC_FREE && REC_GEN(old) == (ID_GEN(id) % GEN_MASK) + 1) site = old->site;
     } else if (r) {
       site = r->site; /* running: called again from inside its own finalizer */
     }
@@ -690,8 +697,9 @@ int nmw_core_fin_begin(nmw_fin_id_t id, nmw_fin_call_t *out) {
   }
   nmw_owner_state_t state = r->owner == 0 ? NMW_OWNER_LIVE : nmw_core_owner_state(r->owner);
   bool gone = state == NMW_OWNER_FREE || r->entry == NO_ENTRY;
-  bool teardown = state != NMW_OWNER_LIVE || (!gone && envs[NMW_OWNER_INDEX(r->owner)].exiting);
-  r->state = REC_RUNNING;
+  bool teardown = state != NMW_OWNER_LIVE ||
+                  (!gone && __atomic_load_n(&envs[NMW_OWNER_INDEX(r->owner)].exiting, __ATOMIC_RELAXED));
+  SET_REC_STATE(r, REC_RUNNING);
   r->outcome = teardown ? 2 : 1;
   /* No longer cancellable: the author's finalizer may delete its own reference. */
   if (r->hashed & IN_KEY) index_remove(&wrap_index, ID_INDEX(id));
@@ -719,7 +727,7 @@ void nmw_core_fin_end(nmw_fin_id_t id, uint64_t duration_ns, bool at_teardown) {
   INIT();
   uv_mutex_lock(&lock);
   rec_t *r = rec_of(id);
-  if (r && r->state == REC_RUNNING) {
+  if (r && REC_STATE(r) == REC_RUNNING) {
     entry_t *en = entry_of(r);
     if (en) {
       if (r->outcome == 1 && !at_teardown)
@@ -768,7 +776,7 @@ static bool env_selected(const env_t *e, nmw_owner_t owner, bool all) {
 }
 
 static bool rec_selected(const rec_t *r, nmw_owner_t owner, bool all) {
-  if (r->state == REC_FREE || r->entry == NO_ENTRY) return false;
+  if (REC_STATE(r) == REC_FREE || r->entry == NO_ENTRY) return false;
   const env_t *e = &envs[NMW_OWNER_INDEX(r->owner)];
   return e->used && e->id == r->owner && (all || r->owner == owner);
 }
@@ -808,7 +816,7 @@ size_t nmw_core_fin_tag_stats(nmw_owner_t owner, bool all, nmw_fin_tag_stats_t *
   if (n > 0) {
     for (uint32_t i = 0; i < high; i++) {
       const rec_t *r = rec_at(i);
-      if (r->state != REC_LIVE || !rec_selected(r, owner, all)) continue;
+      if (REC_STATE(r) != REC_LIVE || !rec_selected(r, owner, all)) continue;
       size_t row = row_of[r->tag] - 1u;
       if (row < cap && (rows[row].s.oldest_ns == 0 || r->registered_ns < rows[row].s.oldest_ns))
         rows[row].s.oldest_ns = r->registered_ns;
@@ -892,7 +900,7 @@ size_t nmw_core_fin_live(nmw_owner_t owner, bool all, nmw_tag_t tag, uint64_t re
   }
   for (uint32_t i = 0; i < high && found < room; i++) {
     const rec_t *r = rec_at(i);
-    if (r->state != REC_LIVE || !rec_selected(r, owner, all)) continue;
+    if (REC_STATE(r) != REC_LIVE || !rec_selected(r, owner, all)) continue;
     if ((tag != NMW_ANY_TAG && r->tag != tag) || r->registered_ns > registered_before_ns) continue;
     order[found++] = (ordered_t){r->registered_ns, i};
   }
@@ -901,7 +909,7 @@ size_t nmw_core_fin_live(nmw_owner_t owner, bool all, nmw_tag_t tag, uint64_t re
   for (size_t k = 0; k < n; k++) {
     const rec_t *r = rec_at(order[k].index);
     nmw_fin_live_row_t *row = &rows[k];
-    row->id = MAKE_ID(r->gen, order[k].index);
+    row->id = MAKE_ID(REC_GEN(r), order[k].index);
     row->owner = r->owner;
     row->kind = (nmw_fin_kind_t)r->kind;
     row->tag = r->tag;
@@ -928,7 +936,7 @@ size_t nmw_core_fin_live_sites(nmw_owner_t owner, bool all, nmw_fin_site_row_t *
   uv_mutex_lock(&lock);
   for (uint32_t i = 0; i < high; i++) {
     const rec_t *r = rec_at(i);
-    if (r->state != REC_LIVE || !rec_selected(r, owner, all)) continue;
+    if (REC_STATE(r) != REC_LIVE || !rec_selected(r, owner, all)) continue;
     const char *file = r->site ? r->site->file : NULL;
     const char *func = r->site ? r->site->func : NULL;
     uint32_t line = r->site ? r->site->line : 0;

@@ -292,7 +292,8 @@ typedef struct nmw_owner_slot {
   _Atomic uint32_t id;    /* current id (generation << 8 | index); 0 while never used */
   _Atomic int state;      /* nmw_owner_state_t */
   uint32_t generation;    /* under owners lock */
-  uint64_t torn_down_at;  /* order of teardown, for reuse of the oldest */
+  uint64_t torn_down_at;  /* order of teardown, for reuse of the oldest; 0 while live or
+                           * still tearing down; under owners lock */
   uv_mutex_t lock;        /* hooks vs teardown; explicit amounts */
   nmw_owner_hooks_t hooks;
   uv_thread_t thread;     /* the JS thread */

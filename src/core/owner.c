@@ -51,7 +51,10 @@ int nmw_core_owner_open(const nmw_owner_hooks_t *hooks, nmw_owner_t *out) {
       pick = i;
       break;
     }
-    if (state == NMW_OWNER_TORN_DOWN && nmw__owners[i].torn_down_at < oldest) {
+    /* torn_down_at is 0 until the teardown has finished (the state is set first,
+     * so that frees in between count as after teardown): not reusable before. */
+    if (state == NMW_OWNER_TORN_DOWN && nmw__owners[i].torn_down_at != 0 &&
+        nmw__owners[i].torn_down_at < oldest) {
       oldest = nmw__owners[i].torn_down_at;
       pick = i;
     }
@@ -62,6 +65,7 @@ int nmw_core_owner_open(const nmw_owner_hooks_t *hooks, nmw_owner_t *out) {
   }
   nmw_owner_slot_t *o = &nmw__owners[pick];
   if ((uint32_t)pick > slots_used) slots_used = (uint32_t)pick;
+  o->torn_down_at = 0;
   o->generation = (o->generation + 1) & 0xffffffu;
   if (o->generation == 0) o->generation = 1;
   nmw_owner_t id = o->generation << 8 | (uint32_t)pick;
