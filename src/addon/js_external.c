@@ -119,6 +119,7 @@ static napi_value js_set_external(napi_env env, napi_callback_info info) {
   if (!nmw__get_boolean(env, argv[1], "external", &on)) return NULL;
   unsigned flags = nmw_core_tag_flags(id);
   int rc = nmw_core_tag_set_flags(id, on ? (flags | NMW_TAG_EXTERNAL) : (flags & ~NMW_TAG_EXTERNAL));
+  if (rc == NMW_ENOSPC) return nmw__throw_external_full(env, nmw_core_tag_name(id));
   if (rc != NMW_OK) return nmw__throw_core(env, rc, "setExternal");
   napi_value undefined;
   napi_get_undefined(env, &undefined);

@@ -72,6 +72,9 @@ static napi_value nmw__js_tag_register(napi_env env, napi_callback_info info) {
     NMW_CALL(env, napi_throw(env, error));
     return NULL;
   }
+  /* The tag table has room: what is full is the external slots. */
+  if (rc == NMW_ENOSPC && (flags & NMW_TAG_EXTERNAL) && nmw_core_tag_count() < NMW_TAG_MAX)
+    return nmw__throw_external_full(env, name);
   if (rc != NMW_OK) return nmw__throw_core(env, rc, "registering a tag");
   NMW_CALL(env, napi_create_uint32(env, id, &result));
   return result;

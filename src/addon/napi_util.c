@@ -31,6 +31,15 @@ napi_value nmw__throw(napi_env env, const char *kind, const char *code, const ch
   return NULL;
 }
 
+napi_value nmw__throw_external_full(napi_env env, const char *name) {
+  char message[256];
+  snprintf(message, sizeof message,
+           "cannot make tag \"%s\" external: at most %d tags can be external in a process, "
+           "and %d have been (a tag keeps its external slot once it has been external)",
+           name, NMW_EXT_TAG_MAX, NMW_EXT_TAG_MAX);
+  return nmw__throw(env, "RangeError", "ERR_NMW_TOO_MANY_EXTERNAL_TAGS", message);
+}
+
 napi_value nmw__throw_core(napi_env env, int rc, const char *what) {
   char message[192];
   const char *kind = "Error", *code = "ERR_NMW_INTERNAL", *why = "unexpected result";

@@ -73,6 +73,11 @@ bool nmw__get_boolean(napi_env env, napi_value value, const char *what, bool *ou
 /* Throws an Error / TypeError / RangeError with a code and returns NULL. */
 napi_value nmw__throw(napi_env env, const char *kind, const char *code, const char *message);
 
+/* The RangeError for a tag that cannot be made external: every one of the
+ * NMW_EXT_TAG_MAX external indices of the process is taken (code
+ * ERR_NMW_TOO_MANY_EXTERNAL_TAGS). Returns NULL. */
+napi_value nmw__throw_external_full(napi_env env, const char *name);
+
 /* Maps a core return code (NMW_E*) to a thrown error; `what` names the operation. */
 napi_value nmw__throw_core(napi_env env, int rc, const char *what);
 
