@@ -1,9 +1,11 @@
 'use strict';
 
 // Regions: what was allocated between region() and close(), with the highest
-// net amount reached in between. Each open region holds one of the core's
-// process-wide region slots (256); a region that is never closed gives its slot
-// back when it is garbage collected.
+// net amount reached in between. An open region is a node in the core's list of
+// open regions: any number can be open; begin and close cost O(1), delta() is
+// O(regions begun after it and still open), so close regions (close(), or
+// `using r = mw.region()` where the runtime has it); one never closed is
+// closed when it is garbage collected.
 
 const binding = require('./binding.js');
 const { typeError, codedError } = require('./validate.js');

@@ -75,7 +75,6 @@ static bool nmw__set_constants(napi_env env, napi_value exports, const nmw_env_d
          nmw__set_uint32(env, exports, "tagMax", NMW_TAG_MAX) &&
          nmw__set_uint32(env, exports, "tagNameMax", NMW_TAG_NAME_MAX) &&
          nmw__set_uint32(env, exports, "slotMax", NMW_SLOT_MAX) &&
-         nmw__set_uint32(env, exports, "regionMax", NMW_REGION_MAX) &&
          nmw__set_bool(env, exports, "apiPublished", data->api_published) &&
          nmw__set_double(env, exports, "envAttachStatus", data->attach_status);
 }

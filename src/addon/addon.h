@@ -4,7 +4,7 @@
  *
  * The binding is internal: lib/ is its only user. Its members, by file:
  *
- *   addon.c       abiVersion, tagMax, tagNameMax, slotMax, regionMax (numbers),
+ *   addon.c       abiVersion, tagMax, tagNameMax, slotMax (numbers),
  *                 apiPublished (boolean: this environment's globalThis carries
  *                 the C API table under Symbol.for('native-memwatch.api')),
  *                 envAttachStatus (0, or the NMW_E* code of attaching this

@@ -2,10 +2,10 @@
  * js_regions.c: regions, the counters of everything allocated between begin and
  * close, with the peak reached in between.
  *
- * A region is a type-tagged napi_external that owns a heap nmw_region_t. The
- * core has a fixed number of region slots for the whole process, so a region
- * that JS forgets to close gives its slot back from the external's finalizer
- * (which also runs at environment teardown).
+ * A region is a type-tagged napi_external that owns a heap nmw_region_t, a node
+ * of the core's list of open regions (no table, no limit). A region that JS
+ * forgets to close is unlinked by the external's finalizer (which also runs at
+ * environment teardown).
  */
 #include <stdlib.h>
 
@@ -60,9 +60,6 @@ static napi_value nmw__js_region_begin(napi_env env, napi_callback_info info) {
   int rc = nmw_core_region_begin(&r->region);
   if (rc != NMW_OK) {
     free(r);
-    if (rc == NMW_ENOSPC)
-      return nmw__throw(env, "RangeError", "ERR_NMW_TOO_MANY_REGIONS",
-                        "too many open regions (at most 256 in the process): close some");
     return nmw__throw_core(env, rc, "beginning a region");
   }
   r->open = true;

@@ -95,9 +95,14 @@ void nmw_core_reset_peak(nmw_tag_t tag);
 
 /* ---- regions: counters since a point, with the peak reached in between ---- */
 typedef struct nmw_region {
-  int slot;  /* internal: watcher slot, -1 when closed */
+  int open; /* internal: 1 from begin to end */
   uint64_t start_allocs, start_bytes_allocated;
   int64_t start_curr_bytes, start_curr_blocks;
+  /* internal, under the peak lock (region.c): the open regions in the order they
+   * began, and the highest total seen from this region's begin to the next one's
+   * (plus the segments of regions closed in between). */
+  struct nmw_region *prev, *next;
+  int64_t seg_peak_bytes, seg_peak_blocks;
 } nmw_region_t;
 
 typedef struct nmw_region_delta {
@@ -106,8 +111,8 @@ typedef struct nmw_region_delta {
   int64_t max_blocks, max_bytes;      /* highest net change reached since the start */
 } nmw_region_delta_t;
 
-#define NMW_REGION_MAX 256
-/* NMW_ENOSPC when NMW_REGION_MAX regions are open. */
+/* Any number of regions can be open: each is a node the caller owns (no table).
+ * begin and end are O(1); delta is O(regions begun after r and still open). */
 int nmw_core_region_begin(nmw_region_t *r);
 int nmw_core_region_delta(const nmw_region_t *r, nmw_region_delta_t *out);
 void nmw_core_region_end(nmw_region_t *r);

@@ -8,21 +8,22 @@
  */
 #include "internal.h"
 
-#include <stdlib.h>
 
-typedef struct region_watch {
-  bool open;
-  int64_t peak_bytes, peak_blocks;
-} region_watch_t;
-
-static region_watch_t watches[NMW_REGION_MAX]; /* under peak_lock */
+/*
+ * Open regions form a list in the order they began. Each holds the highest total
+ * seen in its segment: from its begin to the begin of the next open region. The
+ * peak a region saw is the highest segment from it to the newest (the tail), so
+ * only the tail's segment ever rises, and the lowest peak anyone watches is the
+ * tail's segment. Closing a region hands its segment to the previous region,
+ * which saw that time too. No table, no limit: the nodes are the callers'.
+ */
+static nmw_region_t *head, *tail; /* under peak_lock */
 
 static void recompute_watermark_locked(void) {
   int64_t wb = atomic_load(&nmw__total.peak_bytes), wk = atomic_load(&nmw__total.peak_blocks);
-  for (int i = 0; i < NMW_REGION_MAX; i++) {
-    if (!watches[i].open) continue;
-    if (watches[i].peak_bytes < wb) wb = watches[i].peak_bytes;
-    if (watches[i].peak_blocks < wk) wk = watches[i].peak_blocks;
+  if (tail) {
+    if (tail->seg_peak_bytes < wb) wb = tail->seg_peak_bytes;
+    if (tail->seg_peak_blocks < wk) wk = tail->seg_peak_blocks;
   }
   atomic_store(&nmw__total.watermark_bytes, wb);
   atomic_store(&nmw__total.watermark_blocks, wk);
@@ -31,10 +32,9 @@ static void recompute_watermark_locked(void) {
 void nmw__raise_peaks_locked(int64_t bytes, int64_t blocks) {
   if (bytes > atomic_load(&nmw__total.peak_bytes)) atomic_store(&nmw__total.peak_bytes, bytes);
   if (blocks > atomic_load(&nmw__total.peak_blocks)) atomic_store(&nmw__total.peak_blocks, blocks);
-  for (int i = 0; i < NMW_REGION_MAX; i++) {
-    if (!watches[i].open) continue;
-    if (bytes > watches[i].peak_bytes) watches[i].peak_bytes = bytes;
-    if (blocks > watches[i].peak_blocks) watches[i].peak_blocks = blocks;
+  if (tail) {
+    if (bytes > tail->seg_peak_bytes) tail->seg_peak_bytes = bytes;
+    if (blocks > tail->seg_peak_blocks) tail->seg_peak_blocks = blocks;
   }
   recompute_watermark_locked();
 }
@@ -48,32 +48,36 @@ static void totals(uint64_t *allocs, uint64_t *bytes_allocated) {
 
 int nmw_core_region_begin(nmw_region_t *r) {
   nmw__init();
-  r->slot = -1;
   totals(&r->start_allocs, &r->start_bytes_allocated);
   uv_mutex_lock(&nmw__g.peak_lock);
-  int slot = -1;
-  for (int i = 0; i < NMW_REGION_MAX && slot < 0; i++)
-    if (!watches[i].open) slot = i;
-  if (slot < 0) {
-    uv_mutex_unlock(&nmw__g.peak_lock);
-    return NMW_ENOSPC;
-  }
   nmw__current(NMW_ANY_TAG, &r->start_curr_bytes, &r->start_curr_blocks);
-  watches[slot] = (region_watch_t){true, r->start_curr_bytes, r->start_curr_blocks};
+  r->seg_peak_bytes = r->start_curr_bytes;
+  r->seg_peak_blocks = r->start_curr_blocks;
+  r->prev = tail;
+  r->next = NULL;
+  if (tail)
+    tail->next = r;
+  else
+    head = r;
+  tail = r;
+  r->open = 1;
   recompute_watermark_locked();
   uv_mutex_unlock(&nmw__g.peak_lock);
-  r->slot = slot;
   return NMW_OK;
 }
 
 int nmw_core_region_delta(const nmw_region_t *r, nmw_region_delta_t *out) {
-  if (r->slot < 0 || r->slot >= NMW_REGION_MAX) return NMW_EINVAL;
+  if (r->open != 1) return NMW_EINVAL;
   uint64_t allocs, bytes_allocated;
   totals(&allocs, &bytes_allocated);
   int64_t curr_bytes, curr_blocks;
   uv_mutex_lock(&nmw__g.peak_lock);
   nmw__current(NMW_ANY_TAG, &curr_bytes, &curr_blocks);
-  int64_t peak_bytes = watches[r->slot].peak_bytes, peak_blocks = watches[r->slot].peak_blocks;
+  int64_t peak_bytes = r->seg_peak_bytes, peak_blocks = r->seg_peak_blocks;
+  for (const nmw_region_t *n = r->next; n; n = n->next) {
+    if (n->seg_peak_bytes > peak_bytes) peak_bytes = n->seg_peak_bytes;
+    if (n->seg_peak_blocks > peak_blocks) peak_blocks = n->seg_peak_blocks;
+  }
   uv_mutex_unlock(&nmw__g.peak_lock);
   out->total_blocks = allocs - r->start_allocs;
   out->total_bytes = bytes_allocated - r->start_bytes_allocated;
@@ -88,12 +92,24 @@ int nmw_core_region_delta(const nmw_region_t *r, nmw_region_delta_t *out) {
 }
 
 void nmw_core_region_end(nmw_region_t *r) {
-  if (r->slot < 0 || r->slot >= NMW_REGION_MAX) return;
+  if (r->open != 1) return;
   uv_mutex_lock(&nmw__g.peak_lock);
-  watches[r->slot].open = false;
+  if (r->prev) {
+    /* The previous region saw this segment too. */
+    if (r->seg_peak_bytes > r->prev->seg_peak_bytes) r->prev->seg_peak_bytes = r->seg_peak_bytes;
+    if (r->seg_peak_blocks > r->prev->seg_peak_blocks) r->prev->seg_peak_blocks = r->seg_peak_blocks;
+    r->prev->next = r->next;
+  } else {
+    head = r->next;
+  }
+  if (r->next)
+    r->next->prev = r->prev;
+  else
+    tail = r->prev;
+  r->prev = r->next = NULL;
+  r->open = 0;
   recompute_watermark_locked();
   uv_mutex_unlock(&nmw__g.peak_lock);
-  r->slot = -1;
 }
 
 void nmw_core_reset_peak(nmw_tag_t tag) {

@@ -5,6 +5,7 @@
  */
 #include "test_util.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static void expect_delta(const char *what, const nmw_region_t *r, uint64_t total_blocks,
@@ -108,35 +109,56 @@ static void test_overlapping_regions(void **state) {
   nmw_core_region_end(&inner);
 }
 
-static void test_region_slots_run_out_and_come_back(void **state) {
+/* No fixed table: 100,000 regions open at once all count, and close in any order. */
+static void test_many_regions(void **state) {
   (void)state;
-  static nmw_region_t regions[NMW_REGION_MAX];
-  for (int i = 0; i < NMW_REGION_MAX; i++)
-    assert_int_equal(nmw_core_region_begin(&regions[i]), NMW_OK);
-  nmw_region_t extra;
-  assert_int_equal(nmw_core_region_begin(&extra), NMW_ENOSPC);
-  /* Closing one frees its slot for the next begin. */
-  nmw_core_region_end(&regions[100]);
-  assert_int_equal(nmw_core_region_begin(&extra), NMW_OK);
-  nmw_region_t another;
-  assert_int_equal(nmw_core_region_begin(&another), NMW_ENOSPC);
-
-  /* All of them still count. */
-  nmw_tag_t tag = test_new_tag("t.regions.full");
+  enum { N = 100000 };
+  nmw_region_t *regions = calloc(N, sizeof *regions);
+  assert_non_null(regions);
+  for (int i = 0; i < N; i++) assert_int_equal(nmw_core_region_begin(&regions[i]), NMW_OK);
+  nmw_tag_t tag = test_new_tag("t.regions.many");
   void *p = nmw_core_malloc(77, tag, NULL);
   assert_non_null(p);
   expect_delta("first", &regions[0], 1, 77, 1, 77, 1, 77);
-  expect_delta("last", &regions[NMW_REGION_MAX - 1], 1, 77, 1, 77, 1, 77);
-  expect_delta("reopened", &extra, 1, 77, 1, 77, 1, 77);
+  expect_delta("last", &regions[N - 1], 1, 77, 1, 77, 1, 77);
   nmw_core_free(p, tag, NULL);
+  /* Every other one closed, then the rest from the newest down. */
+  for (int i = 0; i < N; i += 2) nmw_core_region_end(&regions[i]);
+  expect_delta("odd after evens closed", &regions[1], 1, 77, 0, 0, 1, 77);
+  for (int i = N - 1; i >= 0; i -= 2) nmw_core_region_end(&regions[i]);
+  /* Closed twice: nothing happens. */
+  nmw_core_region_end(&regions[5]);
+  nmw_region_delta_t d;
+  assert_int_equal(nmw_core_region_delta(&regions[5], &d), NMW_EINVAL);
+  free(regions);
+}
 
-  for (int i = 0; i < NMW_REGION_MAX; i++)
-    if (i != 100) nmw_core_region_end(&regions[i]);
-  nmw_core_region_end(&extra);
-  /* Every slot is free again. */
-  for (int i = 0; i < NMW_REGION_MAX; i++)
-    assert_int_equal(nmw_core_region_begin(&regions[i]), NMW_OK);
-  for (int i = 0; i < NMW_REGION_MAX; i++) nmw_core_region_end(&regions[i]);
+/* A region closed in the middle hands its peak to the older ones, not the newer. */
+static void test_region_closed_in_the_middle(void **state) {
+  (void)state;
+  nmw_tag_t tag = test_new_tag("t.regions.middle");
+  nmw_region_t a, b, c;
+  assert_int_equal(nmw_core_region_begin(&a), NMW_OK);
+  assert_int_equal(nmw_core_region_begin(&b), NMW_OK);
+  void *p = nmw_core_malloc(300, tag, NULL);
+  assert_non_null(p);
+  assert_int_equal(nmw_core_region_begin(&c), NMW_OK);
+  nmw_core_free(p, tag, NULL);
+  /* b's segment held the peak of 300; closing b must keep it for a. */
+  nmw_core_region_end(&b);
+  expect_delta("a", &a, 1, 300, 0, 0, 1, 300);
+  expect_delta("c", &c, 0, 0, -1, -300, 0, 0);
+  void *q = nmw_core_malloc(10, tag, NULL);
+  assert_non_null(q);
+  expect_delta("a after q", &a, 2, 310, 1, 10, 1, 300);
+  expect_delta("c after q", &c, 1, 10, 0, -290, 0, 0);
+  nmw_core_region_end(&c);
+  void *r = nmw_core_malloc(500, tag, NULL);
+  assert_non_null(r);
+  expect_delta("a after r", &a, 3, 810, 2, 510, 2, 510);
+  nmw_core_free(q, tag, NULL);
+  nmw_core_free(r, tag, NULL);
+  nmw_core_region_end(&a);
 }
 
 int main(void) {
@@ -145,7 +167,8 @@ int main(void) {
       cmocka_unit_test(test_region_realloc),
       cmocka_unit_test(test_region_sees_frees_of_older_blocks),
       cmocka_unit_test(test_overlapping_regions),
-      cmocka_unit_test(test_region_slots_run_out_and_come_back),
+      cmocka_unit_test(test_many_regions),
+      cmocka_unit_test(test_region_closed_in_the_middle),
   };
   return cmocka_run_group_tests_name("regions", tests, NULL, NULL);
 }
