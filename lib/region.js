@@ -8,7 +8,7 @@
 // closed when it is garbage collected.
 
 const binding = require('./binding.js');
-const { typeError, codedError } = require('./validate.js');
+const { typeError, codedError, describe } = require('./validate.js');
 
 const INTERNAL = Symbol('native-memwatch.internal');
 
@@ -23,8 +23,16 @@ class Region {
     this.#handle = binding.regionBegin();
   }
 
+  // Methods called on anything but a Region throw a TypeError naming `this`.
+  static #check(self) {
+    if (self === null || typeof self !== 'object' || !(#handle in self)) {
+      throw typeError(`this must be a Region (from region()) (received ${describe(self)})`, 'ERR_INVALID_THIS');
+    }
+  }
+
   /** True once close() was called. */
   get closed() {
+    Region.#check(this);
     return this.#closed;
   }
 
@@ -33,12 +41,14 @@ class Region {
    * currBytes, maxBlocks, maxBytes}.
    */
   delta() {
+    Region.#check(this);
     if (this.#closed) throw codedError('the region is closed', 'ERR_NMW_REGION_CLOSED');
     return binding.regionDelta(this.#handle);
   }
 
   /** Ends the region and frees its slot. Calling it again does nothing. */
   close() {
+    Region.#check(this);
     if (this.#closed) return;
     this.#closed = true;
     binding.regionClose(this.#handle);
@@ -49,7 +59,7 @@ class Region {
 if (typeof Symbol.dispose === 'symbol') {
   Object.defineProperty(Region.prototype, Symbol.dispose, {
     value: function dispose() {
-      this.close();
+      Region.prototype.close.call(this);
     },
     writable: true,
     configurable: true,

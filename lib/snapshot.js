@@ -5,7 +5,7 @@
 
 const binding = require('./binding.js');
 const { siteRows, compareStrings, compareSites } = require('./rows.js');
-const { validateOptions, validateOneOf, typeError } = require('./validate.js');
+const { validateOptions, validateOneOf, typeError, describe } = require('./validate.js');
 
 const INTERNAL = Symbol('native-memwatch.internal');
 const GROUP_BY = ['tag', 'site'];
@@ -55,6 +55,13 @@ class Snapshot {
     Object.freeze(this);
   }
 
+  // Methods called on anything but a Snapshot throw a TypeError naming `this`.
+  static #check(self) {
+    if (self === null || typeof self !== 'object' || !(#keyed in self)) {
+      throw typeError(`this must be a Snapshot (from snapshot()) (received ${describe(self)})`, 'ERR_INVALID_THIS');
+    }
+  }
+
   // Rows with their grouping key (not exposed on the frozen rows).
   #keyed() {
     return this.rows.map((r) => ({
@@ -69,6 +76,7 @@ class Snapshot {
    * The current rows grouped by 'tag' or 'site', largest bytes first.
    */
   statistics(groupBy = 'tag') {
+    Snapshot.#check(this);
     validateOneOf(groupBy, 'groupBy', GROUP_BY);
     const rows = [...group(this.#keyed(), groupBy).values()];
     const byKey = compareKeys(groupBy);
@@ -82,6 +90,7 @@ class Snapshot {
    * |blocksDiff|, blocks), then ascending by key.
    */
   compareTo(older, options) {
+    Snapshot.#check(this);
     if (older === null || typeof older !== 'object' || !(#keyed in older)) {
       throw typeError('older must be a Snapshot (from snapshot())');
     }
