@@ -4,6 +4,7 @@
 //   1. set-up: npm install (dependencies + the addon build) when it has not run;
 //   2. the C unit tests of src/core, plain and under ASan+UBSan (scripts/ctest.sh);
 //   3. the JS tests (node:test, test/js), which build the fixture addons they use;
+//   3b. part of them against an ASan+UBSan build of the addon (scripts/asan-js.js);
 //   4. the type check of index.d.ts (tsc --strict) when typescript is installed.
 // It ends with one line "total: N passed, M failed" over all of them.
 
@@ -74,6 +75,15 @@ function jsTests() {
   if (r.status !== 0 && !(fail && Number(fail[1]) > 0)) failed += 1;
 }
 
+function asanTests() {
+  const r = run(process.execPath, [path.join(root, 'scripts', 'asan-js.js')], { capture: true });
+  const pass = [...r.output.matchAll(/^# pass (\d+)/gm)].pop();
+  const fail = [...r.output.matchAll(/^# fail (\d+)/gm)].pop();
+  passed += pass ? Number(pass[1]) : 0;
+  failed += fail ? Number(fail[1]) : 0;
+  if (r.status !== 0 && !(fail && Number(fail[1]) > 0)) failed += 1;
+}
+
 function typeCheck() {
   let tsc;
   try {
@@ -101,6 +111,7 @@ try {
 }
 if (wants('c')) cTests();
 if (wants('js')) jsTests();
+if (wants('asan')) asanTests();
 if (wants('types') && fs.existsSync(path.join(root, 'test', 'types', 'tsconfig.json'))) typeCheck();
 console.log(`total: ${passed} passed, ${failed} failed`);
 process.exit(failed === 0 && passed > 0 ? 0 : 1);

@@ -197,7 +197,9 @@ test('a consumer loaded in a worker, unloaded with it, and loaded again', async 
       const b = workerData.both ? require(workerData.b) : null;
       const t = require(workerData.root).tag('again');
       parentPort.postMessage({ status: a.importStatus, made: a.alloc(t, 64, 2) + (b ? b.alloc(t, 64, 1) : 0) });
-      // Exits holding its blocks: the instance data's finalizer frees them at teardown.
+      // Exits (when told, once the main thread has counted) holding its blocks:
+      // the instance data's finalizer frees them at teardown.
+      parentPort.once('message', () => parentPort.close());
     \`;
     const runs = [];
     (async () => {
@@ -205,7 +207,9 @@ test('a consumer loaded in a worker, unloaded with it, and loaded again', async 
         const w = new Worker(src, { eval: true, workerData: { root: process.env.NMW_ROOT, a: process.env.NMW_TINY_A, b: process.env.NMW_TINY_B, both, first: i === 0 } });
         const [msg] = await once(w, 'message');
         const held = counts(mw, 'again');
-        const [code] = await once(w, 'exit');
+        const exited = once(w, 'exit');
+        w.postMessage('exit');
+        const [code] = await exited;
         runs.push({ ...msg, held, code, after: counts(mw, 'again') });
       }
       const a = require(process.env.NMW_TINY_A);
