@@ -28,4 +28,7 @@ export const {
   finalizers,
   Snapshot,
   Region,
+  format,
+  table,
+  valgrindSuppressions,
 } = mw;
