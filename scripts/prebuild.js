@@ -49,6 +49,18 @@ const libc = process.platform === 'linux' ? (process.report.getReport().header.g
 const args = [bin, '--napi', '--name', 'node.napi', '--strip', '--target', `node@${process.versions.node}`, ...(libc ? ['--tag-libc'] : []), ...process.argv.slice(2)];
 const r = spawnSync(process.execPath, args, { cwd: root, env, stdio: 'inherit' });
 if (r.status !== 0) process.exit(r.status || 1);
+let made = null;
 for (const dir of fs.readdirSync(path.join(root, 'prebuilds'))) {
-  for (const f of fs.readdirSync(path.join(root, 'prebuilds', dir))) console.log(`prebuilds/${dir}/${f}`);
+  for (const f of fs.readdirSync(path.join(root, 'prebuilds', dir))) {
+    console.log(`prebuilds/${dir}/${f}`);
+    if (dir === `${process.platform}-${process.arch}` && f.endsWith('.node')) made = path.join(root, 'prebuilds', dir, f);
+  }
+}
+// prebuildify leaves build/Release without the addon; put this build back there,
+// so that a later `npm run build` (newer sources) keeps taking precedence over
+// prebuilds/ in node-gyp-build's order.
+const release = path.join(root, 'build', 'Release', 'native_memwatch.node');
+if (made && !fs.existsSync(release)) {
+  fs.mkdirSync(path.dirname(release), { recursive: true });
+  fs.copyFileSync(made, release);
 }
