@@ -484,3 +484,31 @@ declare const nativeMemwatch: {
   Region: typeof Region;
 };
 export default nativeMemwatch;
+
+/** What format() and table() accept: what the API returns. */
+export type Formattable =
+  | Stats
+  | Snapshot
+  | SiteRow[]
+  | TagStatistic[]
+  | SiteStatistic[]
+  | TagDiff[]
+  | SiteDiff[]
+  | RegionDelta
+  | FinalizerSummary
+  | LiveFinalizer[]
+  | FinalizerEnvironmentInfo[]
+  | FinalizerExitReport
+  | number;
+
+export interface FormatOptions {
+  /** At most this many rows (format: default 10; table: all). */
+  limit?: number;
+}
+
+/** A short human summary (what console.log prints for these objects). */
+export declare function format(x: Formattable, options?: FormatOptions): string;
+/** The rows of x as an aligned text table, sizes in B/KiB/MiB/GiB. */
+export declare function table(x: Formattable, options?: FormatOptions): string;
+/** Path of the Valgrind suppression file for Node's and V8's own reports (docs/valgrind.md). */
+export declare const valgrindSuppressions: string;

@@ -52,32 +52,9 @@ function loadSample() {
   return { sample: require(SAMPLE_BINARY), note };
 }
 
-// ---- formatting ----
+// ---- formatting: mw.format / mw.table and the helpers behind them (lib/format.js) ----
 
-/** Bytes as B, KiB (1024 B) or MiB (1024 KiB), one decimal. */
-function size(bytes) {
-  const abs = Math.abs(bytes);
-  if (abs < KiB) return `${bytes} B`;
-  if (abs < MiB) return `${(bytes / KiB).toFixed(1)} KiB`;
-  return `${(bytes / MiB).toFixed(1)} MiB`;
-}
-
-function signed(n, format = String) {
-  return n > 0 ? `+${format(n)}` : n < 0 ? `-${format(-n)}` : format(0);
-}
-
-function siteName(row) {
-  return row.file === null ? '(no call site)' : `${row.file}:${row.line} ${row.function}`;
-}
-
-/** Lines of a table; align has one letter per column: 'l'eft or 'r'ight. */
-function table(header, rows, align) {
-  const all = [header, ...rows];
-  const widths = header.map((_, i) => Math.max(...all.map((r) => String(r[i]).length)));
-  const cell = (value, i) =>
-    align[i] === 'l' ? String(value).padEnd(widths[i]) : String(value).padStart(widths[i]);
-  return all.map((r) => `  ${r.map(cell).join('  ').trimEnd()}`);
-}
+const { size, signed, siteName, alignedLines: table } = require('../lib/format.js');
 
 // ---- the workload ----
 

@@ -9,6 +9,7 @@ const fs = require('fs');
 const { isMainThread, threadId } = require('worker_threads');
 const binding = require('./binding.js');
 const { defineOwn } = require('./rows.js');
+const { withInspect } = require('./format.js');
 const {
   validateOptions,
   validateBoolean,
@@ -95,7 +96,7 @@ function finalizers(options) {
   checkKeys(opts, 'options', ['environment']);
   const result = summary(resolveEnvironment(opts.environment, 'options.environment'));
   result.overhead = binding.finGlobal();
-  return result;
+  return withInspect(result);
 }
 
 /**
@@ -121,7 +122,7 @@ function live(options) {
       ? Infinity
       : validatePositiveInteger(opts.limit, 'options.limit', { allowInfinity: true });
   const scope = resolveEnvironment(opts.environment, 'options.environment');
-  return binding.finLive(scope, tag, olderThanMs, limit === Infinity ? -1 : limit, true);
+  return withInspect(binding.finLive(scope, tag, olderThanMs, limit === Infinity ? -1 : limit, true), 'liveFinalizers');
 }
 
 /**
@@ -129,10 +130,11 @@ function live(options) {
  * while their slot is not reused: [{id, threadId, state, current, tags, total}].
  */
 function environments() {
-  return binding.finEnvironments().map((e) => {
+  const list = binding.finEnvironments().map((e) => {
     const { tags, total } = summary(e.id);
     return { id: e.id, threadId: e.threadId, state: e.state, current: e.current, tags, total };
   });
+  return withInspect(list, 'finalizerEnvironments');
 }
 
 // ---- configuration (mw.configure({finalizers: {...}})) ----
@@ -195,7 +197,7 @@ function onProcessExit(code) {
     }
   }
   if (exitListeners.size === 0) return;
-  const report = JSON.parse(text);
+  const report = withInspect(JSON.parse(text));
   for (const listener of exitListeners) {
     try {
       listener(report);

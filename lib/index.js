@@ -22,6 +22,8 @@ const { Region, region } = require('./region.js');
 const { gc, settle } = require('./gc.js');
 const { flushExternal, setExternal } = require('./external.js');
 const finalizerAudit = require('./finalizers.js');
+const { format, table } = require('./format.js');
+const { valgrindSuppressions } = require('./tools.js');
 
 const TAG_EXTERNAL = 0x1;
 
@@ -133,6 +135,9 @@ module.exports = {
   finalizers: finalizerAudit.finalizers,
   Snapshot,
   Region,
+  format,
+  table,
+  valgrindSuppressions,
 };
 
 // `import mw from 'native-memwatch'` and TypeScript's default import see the

@@ -6,6 +6,8 @@
 const binding = require('./binding.js');
 const { siteRows, compareStrings, compareSites } = require('./rows.js');
 const { validateOptions, validateOneOf, typeError, describe } = require('./validate.js');
+const util = require('util');
+const { withInspect, inspectSummary } = require('./format.js');
 
 const INTERNAL = Symbol('native-memwatch.internal');
 const GROUP_BY = ['tag', 'site'];
@@ -81,7 +83,7 @@ class Snapshot {
     const rows = [...group(this.#keyed(), groupBy).values()];
     const byKey = compareKeys(groupBy);
     rows.sort((a, b) => b.bytes - a.bytes || b.blocks - a.blocks || byKey(a, b));
-    return rows;
+    return withInspect(rows, groupBy === 'tag' ? 'tagStatistics' : 'siteStatistics');
   }
 
   /**
@@ -129,7 +131,12 @@ class Snapshot {
         b.blocks - a.blocks ||
         byKey(a, b),
     );
-    return rows;
+    return withInspect(rows, groupBy === 'tag' ? 'tagDiff' : 'siteDiff');
+  }
+
+  /** console.log / util.inspect: a summary by tag (lib/format.js). */
+  [util.inspect.custom](depth, options) {
+    return inspectSummary.call(this, depth, options);
   }
 }
 

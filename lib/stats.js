@@ -6,6 +6,7 @@ const v8 = require('v8');
 const binding = require('./binding.js');
 const { defineOwn, siteRows, compareSites } = require('./rows.js');
 const { externalStats } = require('./external.js');
+const { withInspect } = require('./format.js');
 const {
   validateOptions,
   validatePositiveInteger,
@@ -86,7 +87,7 @@ function stats() {
       limit: t.limit,
     });
   }
-  return {
+  return withInspect({
     time,
     total: countersAt(values, 0),
     tags: byName,
@@ -96,7 +97,7 @@ function stats() {
     external: externalStats(),
     heap: v8.getHeapStatistics(),
     memoryUsage: process.memoryUsage(),
-  };
+  });
 }
 
 const SORT_KEYS = ['currBytes', 'currBlocks', 'totalBytes', 'totalBlocks'];
@@ -127,7 +128,7 @@ function sites(options) {
     bytesFreed: r.bytesFreed,
   }));
   out.sort((a, b) => b[sortBy] - a[sortBy] || compareSites(a, b));
-  return limit === Infinity ? out : out.slice(0, limit);
+  return withInspect(limit === Infinity ? out : out.slice(0, limit), 'sites');
 }
 
 module.exports = { tags, stats, sites, misuse, countersAt };

@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 'use strict';
 
-// Builds the addon at install time unless a prebuild or an earlier build is
-// already there (node-gyp-build finds it). Also used by the tests to build the
+// Builds the addon at install time unless a prebuild or an earlier build that
+// loads is already there (node-gyp-build finds it; docs/install.md). Also used by the tests to build the
 // fixture addon:
 //
 //   const { buildAddon } = require('./scripts/install.js');
@@ -61,7 +61,18 @@ function localNodeDir() {
  * already there and force is false. Returns {built, path}; throws an Error with
  * the reason when the build fails.
  */
-function buildAddon(dir = ROOT, { force = false, quiet = false } = {}) {
+// Compiler and linker flags of a sanitizer build (--sanitize=address, or
+// NATIVE_MEMWATCH_SANITIZE=address): ASan and UBSan. See docs/c-api.md#sanitizers.
+const SANITIZE_FLAGS = '-fsanitize=address,undefined -fno-omit-frame-pointer -g';
+
+function sanitizerEnv(sanitize, env) {
+  if (!sanitize) return env;
+  if (sanitize !== 'address') throw new Error(`native-memwatch: --sanitize=${sanitize}: only 'address' (ASan + UBSan) is supported`);
+  const join = (a, b) => (a ? `${a} ${b}` : b);
+  return { ...env, CFLAGS: join(env.CFLAGS, SANITIZE_FLAGS), CXXFLAGS: join(env.CXXFLAGS, SANITIZE_FLAGS), LDFLAGS: join(env.LDFLAGS, '-fsanitize=address,undefined') };
+}
+
+function buildAddon(dir = ROOT, { force = false, quiet = false, sanitize = null } = {}) {
   dir = path.resolve(dir);
   if (!fs.existsSync(path.join(dir, 'binding.gyp'))) {
     throw new Error(`native-memwatch: no binding.gyp in ${dir}`);
@@ -78,7 +89,7 @@ function buildAddon(dir = ROOT, { force = false, quiet = false } = {}) {
     cwd: dir,
     stdio: quiet ? ['ignore', 'pipe', 'pipe'] : 'inherit',
     encoding: 'utf8',
-    env: process.env,
+    env: sanitizerEnv(sanitize, process.env),
   });
   if (result.error || result.status !== 0) {
     const why = result.error
@@ -94,18 +105,47 @@ function buildAddon(dir = ROOT, { force = false, quiet = false } = {}) {
   return { built: true, path: built || path.join(dir, 'build', 'Release') };
 }
 
-module.exports = { buildAddon };
+module.exports = { buildAddon, sanitizerEnv };
+
+// True when the binary loads in a fresh Node (a prebuild can match the tags and
+// still not load, e.g. against an older glibc).
+function loads(file) {
+  const r = spawnSync(process.execPath, ['-e', `require(${JSON.stringify(file)})`], { stdio: 'ignore' });
+  return r.status === 0;
+}
 
 if (require.main === module) {
   const argv = process.argv.slice(2);
   const force = argv.includes('--force');
   const dirs = argv.filter((a) => !a.startsWith('--'));
+  const dir = dirs[0] || ROOT;
+  const flag = argv.find((a) => a.startsWith('--sanitize='));
+  const sanitize = flag ? flag.slice('--sanitize='.length) : process.env.NATIVE_MEMWATCH_SANITIZE || null;
   try {
-    const result = buildAddon(dirs[0] || ROOT, { force });
-    if (!result.built) console.log(`native-memwatch: using ${result.path}`);
+    if (sanitize) {
+      buildAddon(dir, { force: true, sanitize });
+      const cc = process.env.CC || 'cc';
+      console.log('native-memwatch: built with ASan + UBSan. Node itself is not instrumented: preload the runtime,');
+      console.log(`  LD_PRELOAD=$(${cc} -print-file-name=libasan.so) ASAN_OPTIONS=detect_leaks=0 node app.js`);
+      return;
+    }
+    // npm install: a prebuild (or an earlier build) that loads is used as it is;
+    // otherwise the addon is built from source.
+    const existing = force ? null : findBinary(dir);
+    if (existing && loads(existing)) {
+      console.log(`native-memwatch: using ${path.relative(dir, existing) || existing}`);
+    } else {
+      if (existing) console.log(`native-memwatch: ${existing} does not load here; building from source`);
+      buildAddon(dir, { force: true });
+    }
   } catch (err) {
+    const { platformDescription } = require('../lib/platform.js');
     console.error(err.message);
     if (err.output) console.error(err.output);
+    console.error(
+      `native-memwatch: no prebuilt binary for ${platformDescription()} and the build from source failed. ` +
+        'Prebuilt: linux-x64 glibc; elsewhere a C compiler, make and Python are needed (docs/install.md).',
+    );
     process.exitCode = 1;
   }
 }

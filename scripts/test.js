@@ -5,7 +5,8 @@
 //   2. the C unit tests of src/core, plain and under ASan+UBSan (scripts/ctest.sh);
 //   3. the JS tests (node:test, test/js), which build the fixture addons they use;
 //   3b. part of them against an ASan+UBSan build of the addon (scripts/asan-js.js);
-//   4. the type check of index.d.ts (tsc --strict) when typescript is installed.
+//   4. the type check of index.d.ts (tsc --strict) when typescript is installed;
+//   5. in CI (CI=true): the JS tests under Node 22 and 24 (scripts/compat.js).
 // It ends with one line "total: N passed, M failed" over all of them.
 
 const { spawnSync } = require('node:child_process');
@@ -84,6 +85,18 @@ function asanTests() {
   if (r.status !== 0 && !(fail && Number(fail[1]) > 0)) failed += 1;
 }
 
+// scripts/compat.js prints "node vX: N passed, M failed" per major.
+function compatTests() {
+  const r = run(process.execPath, [path.join(root, 'scripts', 'compat.js')], { capture: true });
+  let seen = 0;
+  for (const m of r.output.matchAll(/^node v\S+: (\d+) passed, (\d+|\?) failed$/gm)) {
+    seen += 1;
+    passed += Number(m[1]);
+    failed += m[2] === '?' ? 1 : Number(m[2]);
+  }
+  if (r.status !== 0 && seen === 0) failed += 1;
+}
+
 function typeCheck() {
   let tsc;
   try {
@@ -113,5 +126,7 @@ if (wants('c')) cTests();
 if (wants('js')) jsTests();
 if (wants('asan')) asanTests();
 if (wants('types') && fs.existsSync(path.join(root, 'test', 'types', 'tsconfig.json'))) typeCheck();
+// In CI (CI=true), or with `npm test -- compat`: the JS tests again under Node 22 and 24.
+if ((process.env.CI === 'true' && only.length === 0) || only.includes('compat')) compatTests();
 console.log(`total: ${passed} passed, ${failed} failed`);
 process.exit(failed === 0 && passed > 0 ? 0 : 1);

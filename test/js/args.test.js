@@ -49,6 +49,8 @@ const COVERED = new Set([
   'finalizers',
   'Snapshot',
   'Region',
+  'format',
+  'table',
 ]);
 
 test('every exported function is covered here', () => {
@@ -248,3 +250,19 @@ test('setExternal(tag, external)', () => {
   mw.setExternal(name, false);
   assert.equal(mw.tags().find((t) => t.name === name).external, false);
 });
+
+test('format(x, options), table(x, options)', () => {
+  for (const fn of [mw.format, mw.table]) {
+    throwsArg(() => fn(), TypeError, 'x');
+    throwsArg(() => fn(null), TypeError, 'x');
+    throwsArg(() => fn('stats'), TypeError, 'x');
+    throwsArg(() => fn({ a: 1 }), TypeError, 'x');
+    throwsArg(() => fn([1, 2]), TypeError, 'x');
+    throwsArg(() => fn(mw.stats(), 5), TypeError, 'options');
+    throwsArg(() => fn(mw.stats(), { limit: '3' }), TypeError, 'options.limit');
+    throwsArg(() => fn(mw.stats(), { limit: 0 }), RangeError, 'options.limit');
+    throwsArg(() => fn(mw.stats(), { limit: 1.5 }), RangeError, 'options.limit');
+    throwsArg(() => fn(mw.stats(), { lines: 3 }), TypeError, 'options.lines');
+  }
+});
+

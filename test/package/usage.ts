@@ -1,0 +1,28 @@
+// Compiled with tsc --strict in a fresh app that installed the packed tarball
+// (test/js/package.test.js): every value index.d.ts declares is used here, as a
+// user would import it. The test checks that each declared name appears.
+import mw = require('native-memwatch');
+import {
+  version, abiVersion, include, include_dir, tag, tags, setLimit, stats, sites, snapshot, resetPeak,
+  region, gc, settle, configure, flushExternal, setExternal, finalizers, Snapshot, Region, format, table,
+  valgrindSuppressions,
+} from 'native-memwatch';
+
+const v: string = version + include + include_dir + valgrindSuppressions;
+const n: number = abiVersion + tag('pkg.ts', { external: false }) + tags().length;
+setLimit('pkg.ts', 1024);
+setExternal('pkg.ts', false);
+const s = stats();
+const rows = sites({ limit: 1 });
+const snap: Snapshot = snapshot();
+resetPeak();
+const r: Region = region();
+r.close();
+gc();
+const p: Promise<number> = settle({ maxRounds: 1 });
+const c = configure({ finalizers: { captureStacks: false } });
+const f: number = flushExternal();
+const fin = finalizers();
+const live = finalizers.live({ olderThanMs: 0 });
+const text: string = format(s) + table(snap.compareTo(snapshot())) + format(fin) + mw.format(live, { limit: 3 });
+export { v, n, rows, p, c, f, text };
