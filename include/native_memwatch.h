@@ -188,7 +188,7 @@ static inline const nmw_api_t *nmw_api(void) { return NMW__LOAD_API(); }
 /* ---- the plain fallback (same block layout, no accounting) ---- */
 
 #if defined(__GNUC__) || defined(__clang__)
-#define NMW__NO_ASAN __attribute__((no_sanitize_address))
+#define NMW__NO_ASAN __attribute__((no_sanitize_address, no_sanitize_thread))
 #else
 #define NMW__NO_ASAN
 #endif

@@ -31,4 +31,5 @@ status=0
 # Both variants run even when the first fails, so one run shows everything.
 make -C test/c -j"$jobs" run || status=1
 make -C test/c -j"$jobs" run-sanitize || status=1
+make -C test/c -j"$jobs" run-tsan || status=1
 exit "$status"
