@@ -17,22 +17,33 @@
 #ifndef NATIVE_MEMWATCH_H
 #define NATIVE_MEMWATCH_H
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#if defined(__linux__) && defined(__GLIBC__)
-/* mincore() is not declared under strict -std=c11 (no _DEFAULT_SOURCE); this is
- * glibc's own declaration, valid in C and C++. */
+#if defined(__linux__)
+/* The probe of a page-aligned pointer's header (nmw__header_of) asks the kernel
+ * to copy the header with process_vm_readv, which fails with EFAULT instead of
+ * faulting on a PROT_NONE or unmapped page. syscall() and mincore() are not
+ * declared under strict -std=c11 (no _DEFAULT_SOURCE); these are glibc's and
+ * musl's own declarations, valid in C and C++. */
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#if defined(__GLIBC__)
 #include <sys/cdefs.h>
-#ifdef __cplusplus
-extern "C" int mincore(void *__start, size_t __len, unsigned char *__vec) __THROW;
+#define NMW__THROW __THROW
 #else
-extern int mincore(void *__start, size_t __len, unsigned char *__vec) __THROW;
+#define NMW__THROW
 #endif
-#elif defined(__linux__)
-#include <sys/mman.h>
+#ifdef __cplusplus
+extern "C" long syscall(long __sysno, ...) NMW__THROW;
+extern "C" int mincore(void *__start, size_t __len, unsigned char *__vec) NMW__THROW;
+#else
+extern long syscall(long __sysno, ...) NMW__THROW;
+extern int mincore(void *__start, size_t __len, unsigned char *__vec) NMW__THROW;
+#endif
 #endif
 
 #ifndef NMW_NO_NODE_API
@@ -177,7 +188,7 @@ static inline const nmw_api_t *nmw_api(void) { return NMW__LOAD_API(); }
 /* ---- the plain fallback (same block layout, no accounting) ---- */
 
 #if defined(__GNUC__) || defined(__clang__)
-#define NMW__NO_ASAN __attribute__((no_sanitize_address))
+#define NMW__NO_ASAN __attribute__((no_sanitize_address, no_sanitize_thread))
 #else
 #define NMW__NO_ASAN
 #endif
@@ -189,18 +200,55 @@ static inline const nmw_api_t *nmw_api(void) { return NMW__LOAD_API(); }
 #define NMW__PAGE_OFFSET(p) ((uintptr_t)(p) & 4095u)
 #define NMW__BAD_SPOT(user) (NMW__PAGE_OFFSET(user) < NMW_HEADER_SIZE)
 
+#if defined(__GNUC__) || defined(__clang__)
+/* Hides where an address came from, so that the compiler does not judge reads
+ * before a pointer it saw come from malloc() (GCC 12 -O3 -Warray-bounds). */
+#define NMW__LAUNDER(p) __asm__("" : "+r"(p))
+#else
+#define NMW__LAUNDER(p) ((void)0)
+#endif
+
+#if defined(__linux__)
+/* True when the len bytes at p can be read. Never faults: the kernel copies them
+ * (process_vm_readv on this process) and reports EFAULT for a PROT_NONE guard
+ * page or an unmapped one. Where the call is refused (a seccomp filter: ENOSYS
+ * or EPERM), mincore() says whether the page is mapped, which is what the
+ * header did before; only page-aligned pointers ever get here. */
+static inline int nmw__readable(uintptr_t p, size_t len) {
+#if defined(SYS_process_vm_readv) && defined(SYS_getpid)
+  unsigned char copy[64];
+  struct iovec local, remote;
+  if (len > sizeof copy) return 0;
+  local.iov_base = copy;
+  local.iov_len = len;
+  remote.iov_base = (void *)p;
+  remote.iov_len = len;
+  long pid = syscall(SYS_getpid);
+  long n = syscall(SYS_process_vm_readv, pid, &local, 1UL, &remote, 1UL, 0UL);
+  if (n == (long)len) return 1;
+  if (n >= 0) return 0;
+  int err = errno;
+  if (err != ENOSYS && err != EPERM) return 0;
+#endif
+  {
+    unsigned char vec;
+    return mincore((void *)(p & ~(uintptr_t)4095u), 1, &vec) == 0;
+  }
+}
+#endif
+
 /* The header of a block, or NULL when ptr cannot be one (misaligned, in the first
- * bytes of a page, or with the page before it unmapped). Reading before a foreign
- * pointer is the point of the check, hence no ASan. */
+ * bytes of a page, or with a page-aligned pointer whose header cannot be read).
+ * Reading before a foreign pointer is the point of the check, hence no ASan. */
 static inline NMW__NO_ASAN const nmw_block_header_t *nmw__header_of(const void *ptr) {
   uintptr_t p = (uintptr_t)ptr;
+  NMW__LAUNDER(p);
   if (p < 4096 + NMW_HEADER_SIZE || (p & 7u) != 0) return 0;
   if (NMW__BAD_SPOT(p)) {
     if (NMW__PAGE_OFFSET(p) != 0) return 0;
 #if defined(__linux__)
-    /* A page-aligned block: its header is on the page before, which must be mapped. */
-    unsigned char vec;
-    if (mincore((void *)(p - 4096), 1, &vec) != 0) return 0;
+    /* A page-aligned block: its header is at the end of the page before. */
+    if (!nmw__readable(p - NMW_HEADER_SIZE, NMW_HEADER_SIZE)) return 0;
 #endif
   }
   return (const nmw_block_header_t *)(p - NMW_HEADER_SIZE);
@@ -262,9 +310,11 @@ static inline void nmw__plain_free(void *ptr) {
       fprintf(stderr, "native-memwatch: nmw_free(%p): not allocated by nmw_*; ignored\n", ptr);
     return;
   }
-  nmw_block_header_t *h = (nmw_block_header_t *)((unsigned char *)ptr - NMW_HEADER_SIZE);
+  uintptr_t at = (uintptr_t)ptr - NMW_HEADER_SIZE;
+  NMW__LAUNDER(at);
+  nmw_block_header_t *h = (nmw_block_header_t *)at;
   h->check = 0;
-  free((unsigned char *)ptr - h->offset);
+  free((void *)((uintptr_t)h + NMW_HEADER_SIZE - h->offset));
 }
 
 static inline void *nmw__plain_realloc(void *ptr, size_t size) {
@@ -280,7 +330,9 @@ static inline void *nmw__plain_realloc(void *ptr, size_t size) {
     nmw__plain_free(ptr);
     return 0;
   }
-  nmw_block_header_t *h = (nmw_block_header_t *)((unsigned char *)ptr - NMW_HEADER_SIZE);
+  uintptr_t at = (uintptr_t)ptr - NMW_HEADER_SIZE;
+  NMW__LAUNDER(at);
+  nmw_block_header_t *h = (nmw_block_header_t *)at;
   void *fresh = nmw__plain_alloc(nmw__plain_alignment(h), size, 0);
   if (!fresh) return 0;
   memcpy(fresh, ptr, h->size < size ? (size_t)h->size : size);

@@ -97,6 +97,15 @@ function compatTests() {
   if (r.status !== 0 && seen === 0) failed += 1;
 }
 
+// The public header: warning-free in the compiler matrix, a probe that cannot fault.
+function headerMatrix() {
+  const r = run('bash', [path.join(root, 'test', 'header', 'matrix.sh')], { capture: true });
+  const m = /^header matrix: (\d+) passed, (\d+) failed/m.exec(r.output);
+  passed += m ? Number(m[1]) : 0;
+  failed += m ? Number(m[2]) : 0;
+  if (r.status !== 0 && !(m && Number(m[2]) > 0)) failed += 1;
+}
+
 function typeCheck() {
   let tsc;
   try {
@@ -123,6 +132,7 @@ try {
   process.exit(1);
 }
 if (wants('c')) cTests();
+if (wants('header')) headerMatrix();
 if (wants('js')) jsTests();
 if (wants('asan')) asanTests();
 if (wants('types') && fs.existsSync(path.join(root, 'test', 'types', 'tsconfig.json'))) typeCheck();

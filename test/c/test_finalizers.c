@@ -431,12 +431,6 @@ static void test_threads(void **state) {
 
 static void test_double_reported(void **state) {
   (void)state;
-#ifdef NMW_TEST_TSAN
-  /* The header's foreign-pointer probe reads before malloc(100)'s block and faults
-   * under TSan's allocator (issue 7, item 2, fixed with the probe on the allocator
-   * branch): skipped under TSan until main has that fix. */
-  skip();
-#endif
   nmw_tag_t ext = NMW_ANY_TAG;
   assert_int_equal(nmw_core_tag_register("f.ext", NMW_TAG_EXTERNAL, &ext), NMW_OK);
   nmw_tag_t plain = test_new_tag("f.ext.plain");

@@ -6,6 +6,7 @@
 #include "test_util.h"
 
 #include <stdio.h>
+#include <sys/mman.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -117,6 +118,39 @@ static void test_foreign_free(void **state) {
   free(libc_block); /* still ours to free: ASan would flag it if it had been freed */
   c = test_tag_counters(tag);
   EXPECT_COUNTS("tag", &c, 1, 1, 0, 100, 100);
+}
+
+/* The probe of a page-aligned pointer must not fault: pointers at the start of a
+ * page after a PROT_NONE guard page, after an unmapped page, and on an mmapped
+ * page after readable garbage are foreign frees, counted, and nothing crashes. */
+static void test_foreign_free_after_guard_page(void **state) {
+  (void)state;
+  nmw_tag_t tag = test_new_tag("t.misuse.guard");
+  unsigned char *m = mmap(NULL, 3 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  assert_true(m != MAP_FAILED);
+  assert_int_equal(mprotect(m, 4096, PROT_NONE), 0);
+  memset(m + 4096, 0xab, 2 * 4096);
+  unsigned char *u = mmap(NULL, 2 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  assert_true(u != MAP_FAILED);
+  assert_int_equal(munmap(u, 4096), 0);
+  uint64_t misuse[NMW_MISUSE_KIND_COUNT];
+  test_misuse_snapshot(misuse);
+  nmw_core_free(m + 4096, tag, site_foreign());     /* after the guard page */
+  nmw_core_free(m + 2 * 4096, tag, site_foreign()); /* after readable garbage */
+  nmw_core_free(u + 4096, tag, site_foreign());     /* after an unmapped page */
+  assert_null(nmw_core_realloc(m + 4096, 64, tag, site_foreign()));
+  assert_int_equal(nmw_core_block_size(m + 4096), 0);
+  EXPECT_MISUSE_DELTA(misuse, NMW_MISUSE_FOREIGN_FREE, 4, -1);
+  /* A page-aligned block of ours is still recognised and freed. */
+  void *aligned = nmw_core_aligned_alloc(4096, 100, tag, NULL);
+  assert_non_null(aligned);
+  assert_int_equal((uintptr_t)aligned & 4095u, 0);
+  assert_int_equal(nmw_core_block_size(aligned), 100);
+  nmw_core_free(aligned, tag, NULL);
+  nmw_counters_t c = test_tag_counters(tag);
+  EXPECT_COUNTS("tag", &c, 1, 1, 0, 100, 100);
+  munmap(m, 3 * 4096);
+  munmap(u + 4096, 4096);
 }
 
 static void test_overrun(void **state) {
@@ -270,6 +304,7 @@ int main(void) {
       cmocka_unit_test(test_double_free),
       cmocka_unit_test(test_realloc_of_freed_block),
       cmocka_unit_test(test_foreign_free),
+      cmocka_unit_test(test_foreign_free_after_guard_page),
       cmocka_unit_test(test_overrun),
       cmocka_unit_test(test_per_site_rows),
       cmocka_unit_test(test_report_once_per_site_and_kind),
