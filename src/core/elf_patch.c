@@ -318,8 +318,6 @@ int nmw_elf_patch(const nmw_elf_object_t *obj, const nmw_elf_hook_t *hooks, size
   nmw_elf_report_t local;
   nmw_elf_report_t *r = report ? report : &local;
   memset(r, 0, sizeof *r);
-  for (size_t h = 0; h < nhooks; h++)
-    if (hooks[h].original) *hooks[h].original = NULL;
   pthread_mutex_lock(&patch_lock);
   tables_t t;
   int rc = read_tables(obj, &t, r);
@@ -341,7 +339,9 @@ int nmw_elf_patch(const nmw_elf_object_t *obj, const nmw_elf_hook_t *hooks, size
     memset(&r->relocs, 0, offsetof(nmw_elf_report_t, reason));
     goto out;
   }
-  /* Pass 2: open the RELRO range if a write lands there, write, close it. */
+  /* Pass 2: publish the originals first (a call may arrive through a slot the
+   * moment it is written), open the RELRO range if a write lands there, write,
+   * close it. */
   bool opened = false;
   if (r->relro_slots) {
     if (mprotect((void *)t.relro_lo, t.relro_hi - t.relro_lo, PROT_READ | PROT_WRITE) != 0) {
@@ -352,12 +352,13 @@ int nmw_elf_patch(const nmw_elf_object_t *obj, const nmw_elf_hook_t *hooks, size
     }
     opened = true;
   }
+  for (size_t h = 0; h < nhooks; h++)
+    if (hooks[h].original && originals[h])
+      __atomic_store_n(hooks[h].original, originals[h], __ATOMIC_RELEASE);
   for (size_t i = 0; i < nw; i++)
     __atomic_store_n(writes[i].slot, writes[i].value, __ATOMIC_RELEASE);
   r->patched = (uint32_t)nw;
   if (opened) mprotect((void *)t.relro_lo, t.relro_hi - t.relro_lo, PROT_READ);
-  for (size_t h = 0; h < nhooks; h++)
-    if (hooks[h].original) *hooks[h].original = originals[h];
 out:
   pthread_mutex_unlock(&patch_lock);
   free(originals);

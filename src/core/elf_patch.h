@@ -59,9 +59,11 @@ int nmw_elf_find_addr(const void *addr, nmw_elf_object_t *out);
 typedef struct nmw_elf_hook {
   const char *name;  /* the symbol, e.g. "malloc", "_Znwm" */
   void *replacement; /* what the slots will hold */
-  /* Out: where the object's calls went before (the first slot's bound value, or
-   * dlsym(RTLD_DEFAULT) for a slot not bound yet); NULL when the object has no
-   * slot for the name. May itself be NULL. */
+  /* Out, on success only, and before any slot is written: where the object's
+   * calls went before (the first slot's bound value, or dlsym(RTLD_DEFAULT) for
+   * a slot not bound yet). Left as it is when the object has no slot for the
+   * name, or every slot held the replacement already (patching twice never
+   * clears an original a hook is using). May itself be NULL. */
   void **original;
 } nmw_elf_hook_t;
 

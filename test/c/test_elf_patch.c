@@ -322,6 +322,7 @@ static void test_synthetic_ok(void **state) {
   synth_build(&s, 0, 0, 2);
   nmw_elf_hook_t hooks[3];
   size_t n = alloc_hooks(hooks);
+  original_calloc = NULL;
   nmw_elf_report_t rep;
   assert_int_equal(nmw_elf_patch(&s.obj, hooks, n, &rep), NMW_ELF_OK);
   assert_int_equal(rep.patched, 2);
@@ -336,6 +337,7 @@ static void test_synthetic_ok(void **state) {
 static void expect_unsafe(synth_t *s, const char *reason) {
   nmw_elf_hook_t hooks[3];
   size_t n = alloc_hooks(hooks);
+  original_malloc = NULL;
   nmw_elf_report_t rep;
   assert_int_equal(nmw_elf_patch(&s->obj, hooks, n, &rep), NMW_ELF_EUNSAFE);
   assert_string_equal(rep.reason, reason);
