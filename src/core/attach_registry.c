@@ -4,8 +4,9 @@
  *
  * Blocks: 256 stripes chosen by the pointer's hash; each stripe an
  * open-addressing table (linear probing, backward-shift deletion, load at most
- * one half) behind a test-and-set spin lock. A malloc+free pair takes two
- * uncontended lock round trips; a contended lock yields the CPU. Tables are
+ * one half) behind a test-and-set spin lock. A malloc+free pair costs two
+ * atomic exchanges (the lock; its release is a plain store) and nothing else
+ * shared; a contended lock yields the CPU. Tables are
  * metadata (nmw__meta_calloc), so they show in the tracker's overhead.
  */
 #include "attach_registry.h"
@@ -33,7 +34,6 @@ typedef struct NMW_ALIGNED(NMW_CACHE_LINE) stripe {
 } stripe_t;
 
 static stripe_t stripes[STRIPES] = {[0 ... STRIPES - 1] = {.lock = ATOMIC_FLAG_INIT}};
-static _Atomic uint64_t live_blocks;
 static _Atomic uint64_t table_bytes;
 
 static inline uint64_t mix(const void *ptr) {
@@ -107,7 +107,6 @@ int nmw_attach_block_add(void *ptr, size_t size, nmw_tag_t tag, nmw_site_t *site
   /* A stale record means libc handed out an address whose free we never saw
    * (freed by code that was not attached): forget the old block. */
   if (old.ptr) nmw__credit_free(sh, old.slot, old.tag, old.size);
-  else atomic_fetch_add_explicit(&live_blocks, 1, memory_order_relaxed);
   nmw__credit_alloc(sh, slot, tag, size);
   return NMW_OK;
 }
@@ -125,7 +124,6 @@ bool nmw_attach_block_take(void *ptr, uint64_t *size, nmw_tag_t *tag, uint32_t *
   if (e.ptr) erase(s, i);
   unlock(s);
   if (!e.ptr) return false;
-  atomic_fetch_sub_explicit(&live_blocks, 1, memory_order_relaxed);
   *size = e.size;
   *tag = e.tag;
   *slot = e.slot;
@@ -143,8 +141,7 @@ bool nmw_attach_block_remove(void *ptr) {
 
 void nmw_attach_block_put_back(void *ptr, uint64_t size, nmw_tag_t tag, uint32_t slot) {
   entry_t old;
-  if (insert(ptr, size, tag, slot, &old) && !old.ptr)
-    atomic_fetch_add_explicit(&live_blocks, 1, memory_order_relaxed);
+  insert(ptr, size, tag, slot, &old);
 }
 
 void nmw_attach_block_moved(void *ptr, uint64_t old_size, uint64_t size, nmw_tag_t tag,
@@ -157,7 +154,6 @@ void nmw_attach_block_moved(void *ptr, uint64_t old_size, uint64_t size, nmw_tag
     return;
   }
   if (old.ptr) nmw__credit_free(sh, old.slot, old.tag, old.size);
-  else atomic_fetch_add_explicit(&live_blocks, 1, memory_order_relaxed);
   nmw__credit_realloc(sh, slot, tag, old_size, size);
 }
 
@@ -177,7 +173,17 @@ bool nmw_attach_block_known(const void *ptr, uint64_t *size) {
   return found;
 }
 
-uint64_t nmw_attach_block_count(void) { return atomic_load(&live_blocks); }
+/* Summed on read: a shared counter would cost every malloc and free an atomic
+ * read-modify-write. */
+uint64_t nmw_attach_block_count(void) {
+  uint64_t n = 0;
+  for (int i = 0; i < STRIPES; i++) {
+    lock(&stripes[i]);
+    n += stripes[i].count;
+    unlock(&stripes[i]);
+  }
+  return n;
+}
 
 /* ---- call sites ---- */
 
