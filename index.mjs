@@ -22,6 +22,8 @@ export const {
   gc,
   settle,
   configure,
+  attach,
+  attached,
   Snapshot,
   Region,
 } = mw;
