@@ -31,6 +31,7 @@ status=0
 # Both variants run even when the first fails, so one run shows everything.
 make -C test/c -j"$jobs" run || status=1
 make -C test/c -j"$jobs" run-sanitize || status=1
+make -C test/c -j"$jobs" run-tsan || status=1
 
 # The ELF patcher (attach) cross-built for aarch64 and run under qemu-user, so
 # the aarch64 relocation types are tested on this x86-64 machine. Installs the
