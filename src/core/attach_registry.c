@@ -112,10 +112,17 @@ static void free_tab(tab_t *t) {
   nmw__meta_free(t, 1, tab_bytes(t->cap));
 }
 
+static ltable_t *own_table_slow(void);
+
 /* The calling thread's table (NULL when none can be had, or the thread exits). */
-static ltable_t *own_table(void) {
+NMW_INLINE ltable_t *own_table(void) {
   ltable_t *t = tls_table;
   if (NMW_LIKELY(t != NULL && t != EXITED)) return t;
+  return own_table_slow();
+}
+
+static ltable_t *own_table_slow(void) {
+  ltable_t *t = tls_table;
   if (t == EXITED) return NULL;
   pthread_once(&key_once, make_key);
   pthread_mutex_lock(&tables_lock);
@@ -402,9 +409,27 @@ static atomic_flag site_lock = ATOMIC_FLAG_INIT;
 
 static inline size_t site_home(uintptr_t ra) { return (size_t)(mix((void *)ra) & (SITE_CAP - 1)); }
 
+/* The last site this thread looked up: loops allocate from one call site. */
+static _Thread_local struct {
+  uintptr_t ra;
+  nmw_site_t *site;
+} last_site __attribute__((tls_model("initial-exec")));
+
+static nmw_site_t *site_slow(uintptr_t ra, nmw_tag_t tag);
+
 nmw_site_t *nmw_attach_site(const void *return_address, nmw_tag_t tag) {
   uintptr_t ra = (uintptr_t)return_address;
+  if (NMW_LIKELY(ra == last_site.ra && ra != 0)) return last_site.site;
   if (ra == 0) return NULL;
+  nmw_site_t *site = site_slow(ra, tag);
+  if (site) {
+    last_site.ra = ra;
+    last_site.site = site;
+  }
+  return site;
+}
+
+static nmw_site_t *site_slow(uintptr_t ra, nmw_tag_t tag) {
   size_t i = site_home(ra);
   for (;;) {
     uintptr_t k = atomic_load_explicit(&sites[i].ra, memory_order_acquire);
