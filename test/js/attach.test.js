@@ -38,6 +38,32 @@ test.before(() => {
     });
     assert.equal(r.status, 0, 'npm rebuild bufferutil --build-from-source failed');
   }
+  // Our own plain Node-API addon, for exact counts of every hooked call.
+  if (supported) {
+    const b = spawnSync(process.execPath, ['-e', `require(${JSON.stringify(path.join(ROOT, 'scripts', 'install.js'))}).buildAddon(${JSON.stringify(path.join(ROOT, 'test', 'fixtures', 'attach-addon'))}, {quiet: true})`], { stdio: 'inherit' });
+    assert.equal(b.status, 0, 'building test/fixtures/attach-addon failed');
+  }
+});
+
+test('every hooked call counted exactly; a foreign free passed on; finalizers; external audit', { skip: !supported }, () => {
+  const r = run('exact.js');
+  const zero = { currBytes: 0, currBlocks: 0, allocs: 0, frees: 0, reallocs: 0, bytesAllocated: 0, bytesFreed: 0 };
+  assert.deepEqual(r.start, { ...zero, foreignFrees: 0 });
+  assert.deepEqual(r.afterForeign, { ...zero, foreignFrees: 1 });
+  // malloc 100 + calloc 100 + (malloc 50 -> realloc 200) + strdup 6 + strndup 4
+  // + posix_memalign 128 + aligned_alloc 256 + memalign 64 = 858 bytes in 8 blocks.
+  assert.deepEqual(r.allocated, { currBytes: 858, currBlocks: 8, allocs: 8, frees: 0, reallocs: 1, bytesAllocated: 858, bytesFreed: 0, foreignFrees: 1 });
+  assert.deepEqual(r.freed, { currBytes: 0, currBlocks: 0, allocs: 8, frees: 8, reallocs: 1, bytesAllocated: 858, bytesFreed: 858, foreignFrees: 1 });
+  // 10 wrapped 24-byte structs and 5 external buffers of 1000 bytes.
+  assert.equal(r.held.currBytes, 10 * 24 + 5 * 1000);
+  assert.equal(r.held.currBlocks, 15);
+  assert.deepEqual(r.held.finalizers, { registered: 15, finalizedGc: 0, finalizedTeardown: 0, cancelled: 0, live: 15, neverRun: 0 });
+  assert.equal(r.collected.currBytes, 0);
+  assert.equal(r.collected.currBlocks, 0);
+  assert.deepEqual(r.collected.finalizers, { registered: 15, finalizedGc: 15, finalizedTeardown: 0, cancelled: 0, live: 0, neverRun: 0 });
+  // +1000, -400, -700: the last goes below its own zero.
+  assert.deepEqual(r.external, { total: -100, calls: 3, belowZero: 1, offThread: 0 });
+  assert.equal(r.sites, 10);
 });
 
 test('better-sqlite3: 10,000 rows, close: bytes return to the baseline; kept statements grow its tag', { skip: !supported }, () => {
