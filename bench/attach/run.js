@@ -69,7 +69,9 @@ function once(kind, attached) {
 function instructions(kind, attached, n) {
   const r = spawnSync(
     'valgrind',
-    ['--tool=callgrind', '--callgrind-out-file=/dev/null', process.execPath, __filename],
+    // --single-threaded: no concurrent JIT or GC threads, whose timing otherwise
+    // changes the count by several percent from run to run.
+    ['--tool=callgrind', '--callgrind-out-file=/dev/null', process.execPath, '--single-threaded', __filename],
     {
       cwd: ROOT,
       env: { ...process.env, NMW_BENCH_CHILD: kind, NMW_BENCH_ATTACH: attached ? '1' : '0', NMW_BENCH_N: String(n), NMW_BENCH_REPS: '1' },
