@@ -217,9 +217,12 @@ static inline napi_status hk_napi_adjust_external_memory(int i, void *ra, napi_e
   int64_t before = atomic_fetch_add_explicit(&a->external_total, change, memory_order_relaxed);
   if (change < 0 && before + change < 0)
     atomic_fetch_add_explicit(&a->external_below_zero, 1, memory_order_relaxed);
-  /* A JS thread is one whose environment native-memwatch knows (it loads in
-   * every environment that uses attach); other threads must not call this. */
-  if (nmw_core_owner_current() == 0 && !nmw_core_owner_on_own_thread(nmw_core_owner_of_env(env)))
+  /* The env is named after its JS thread's environment the first time the addon
+   * makes a Node-API call there (env_of); a call from any other thread is off
+   * the JS thread. An env never seen on a thread where native-memwatch is
+   * loaded (a worker that did not load it) cannot be judged and is not counted. */
+  nmw_owner_t owner = nmw_core_owner_of_env(env_of(env));
+  if (owner != 0 && !nmw_core_owner_on_own_thread(owner))
     atomic_fetch_add_explicit(&a->external_off_thread, 1, memory_order_relaxed);
   /* Passed on unchanged: the audit observes, it does not correct. */
   return napi_adjust_external_memory(env, change, result);
