@@ -91,6 +91,8 @@ export interface Stats {
   /** Per-thread counter shards ever created (threads that allocated). */
   threads: number;
   external: ExternalStats;
+  /** Addons instrumented by attach(), by name (docs/attach.md); {} when none. */
+  addons: { [name: string]: AttachedAddon };
   heap: import('v8').HeapInfo;
   memoryUsage: NodeJS.MemoryUsage;
 }
@@ -512,3 +514,85 @@ export declare function format(x: Formattable, options?: FormatOptions): string;
 export declare function table(x: Formattable, options?: FormatOptions): string;
 /** Path of the Valgrind suppression file for Node's and V8's own reports (docs/valgrind.md). */
 export declare const valgrindSuppressions: string;
+/** One addon instrumented by attach() (docs/attach.md). Counts start at attach. */
+export interface AttachedAddon {
+  /** The tag: "<package>/<file>", e.g. "better-sqlite3/better_sqlite3.node". */
+  name: string;
+  package: string;
+  file: string;
+  /** The resolved path of the .node file. */
+  path: string;
+  /** The tag id. */
+  tag: number;
+  currBytes: number;
+  currBlocks: number;
+  peakBytes: number;
+  peakBlocks: number;
+  allocs: number;
+  frees: number;
+  reallocs: number;
+  bytesAllocated: number;
+  bytesFreed: number;
+  /** free/delete/realloc of pointers it did not get while attached: passed on untouched. */
+  foreignFrees: number;
+  /** Finalizers it registered through napi_wrap, napi_add_finalizer, napi_create_external*, napi_set_instance_data. */
+  finalizers: {
+    registered: number;
+    finalizedGc: number;
+    finalizedTeardown: number;
+    cancelled: number;
+    live: number;
+    neverRun: number;
+  };
+  /** Its napi_adjust_external_memory calls (passed on unchanged). */
+  external: {
+    /** The sum of its changes. */
+    total: number;
+    calls: number;
+    /** Calls that took its own total below zero. */
+    belowZero: number;
+    /** Calls from a thread that is not its environment's JS thread. */
+    offThread: number;
+  };
+  /** The relocation slots rewritten. */
+  relocations: {
+    slots: number;
+    jumpSlots: number;
+    globDats: number;
+    /** Slots in the read-only-after-relocation range, written under mprotect. */
+    relroSlots: number;
+    /** Entries of symbols the addon defines itself, left alone. */
+    definedLeftAlone: number;
+  };
+}
+
+export interface AttachOptions {
+  /** Only these addons: package names, tag names, file names or absolute paths. */
+  addons?: string[] | null;
+  /** Not these (same forms). */
+  exclude?: string[] | null;
+}
+
+export interface AttachState {
+  /** Addons loaded from now on are attached (attach() or attach(options) was called). */
+  enabled: boolean;
+  /** Linux with glibc on x64 or arm64. */
+  supported: boolean;
+  /** e.g. "linux-x64-glibc". */
+  platform: string;
+  addons: { [name: string]: AttachedAddon };
+  /** Objects that could not be attached, with the reason; nothing of them was patched. */
+  skipped: { path: string; reason: string }[];
+  liveBlocks?: number;
+  registryBytes?: number;
+  sites?: number;
+}
+
+/**
+ * Instruments addons without recompiling them (docs/attach.md): with no argument
+ * or options, every .node addon loaded from now on, in any thread; with a path,
+ * one addon that is already loaded. Throws ERR_NMW_ATTACH_UNSUPPORTED off Linux/glibc x64/arm64.
+ */
+export declare function attach(pathOrOptions?: string | AttachOptions): AttachState;
+/** What attach() did so far. */
+export declare function attached(): AttachState;

@@ -26,6 +26,8 @@ export const {
   flushExternal,
   setExternal,
   finalizers,
+  attach,
+  attached,
   Snapshot,
   Region,
   format,

@@ -24,6 +24,7 @@ const { flushExternal, setExternal } = require('./external.js');
 const finalizerAudit = require('./finalizers.js');
 const { format, table } = require('./format.js');
 const { valgrindSuppressions } = require('./tools.js');
+const { attach, attached } = require('./attach.js');
 
 const TAG_EXTERNAL = 0x1;
 
@@ -133,6 +134,8 @@ module.exports = {
   flushExternal,
   setExternal,
   finalizers: finalizerAudit.finalizers,
+  attach,
+  attached,
   Snapshot,
   Region,
   format,

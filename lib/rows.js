@@ -25,6 +25,7 @@ function siteKey(file, line, fn, tag) {
 // Rows {file, line, function, tag, tagId, allocs, frees, reallocs,
 // bytesAllocated, bytesFreed, currBytes, currBlocks}, one per place and tag.
 function siteRows(binding) {
+  require('./attach.js').resolveSites(); // names of attached addons' sites, on read
   const slots = binding.slotRows();
   // After the slots, so every tag they name is listed.
   const names = tagNames(binding);

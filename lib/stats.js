@@ -95,6 +95,7 @@ function stats() {
     misuse: misuse(),
     threads: binding.shardCount(),
     external: externalStats(),
+    addons: require('./attach.js').addonStats(),
     heap: v8.getHeapStatistics(),
     memoryUsage: process.memoryUsage(),
   });

@@ -32,4 +32,33 @@ status=0
 make -C test/c -j"$jobs" run || status=1
 make -C test/c -j"$jobs" run-sanitize || status=1
 make -C test/c -j"$jobs" run-tsan || status=1
+
+# The ELF patcher (attach) cross-built for aarch64 and run under qemu-user, so
+# the aarch64 relocation types are tested on this x86-64 machine. Installs the
+# cross toolchain, qemu-user and arm64 cmocka when it can; otherwise says why
+# it skips.
+aarch64_missing() {
+  local missing=()
+  command -v aarch64-linux-gnu-gcc >/dev/null 2>&1 || missing+=(gcc-aarch64-linux-gnu)
+  command -v qemu-aarch64 >/dev/null 2>&1 || missing+=(qemu-user)
+  [[ -e /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 ]] || missing+=(libc6-arm64-cross)
+  [[ -e /usr/lib/aarch64-linux-gnu/libcmocka.so ]] || missing+=(libcmocka-dev:arm64)
+  echo "${missing[@]}"
+}
+if [[ "$(uname -m)" == "x86_64" ]]; then
+  missing="$(aarch64_missing)"
+  if [[ -n "$missing" && "$(id -u)" -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    export DEBIAN_FRONTEND=noninteractive
+    # arm64 cmocka comes from Debian's arm64 archive (multiarch).
+    dpkg --print-foreign-architectures | grep -qx arm64 || dpkg --add-architecture arm64
+    # shellcheck disable=SC2086
+    apt-get install -y $missing || { apt-get update && apt-get install -y $missing; } || true
+    missing="$(aarch64_missing)"
+  fi
+  if [[ -n "$missing" ]]; then
+    echo "native-memwatch: skipping the aarch64 ELF-patch tests: missing $missing (needs root and apt-get)"
+  else
+    make -C test/c -j"$jobs" run-aarch64 || status=1
+  fi
+fi
 exit "$status"

@@ -69,6 +69,9 @@ napi_status nmw__init_stats(napi_env env, napi_value exports);
 napi_status nmw__init_regions(napi_env env, napi_value exports);
 napi_status nmw__init_external(napi_env env, napi_value exports);
 napi_status nmw__init_finalizers(napi_env env, napi_value exports);
+/* attach.c: attachEnable, attachPath, attachList, attachResolveSites,
+ * attachSupported, attachPlatform (lib/attach.js). */
+napi_status nmw__init_attach(napi_env env, napi_value exports);
 
 /* Defines the native functions of a table on exports. */
 typedef struct nmw_method {

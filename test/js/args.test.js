@@ -47,6 +47,8 @@ const COVERED = new Set([
   'flushExternal',
   'setExternal',
   'finalizers',
+  'attach',
+  'attached',
   'Snapshot',
   'Region',
   'format',
@@ -266,3 +268,19 @@ test('format(x, options), table(x, options)', () => {
   }
 });
 
+test('attach(pathOrOptions), attached()', { skip: !(process.platform === 'linux' && ['x64', 'arm64'].includes(process.arch)) }, () => {
+  // Only refused calls here: a valid attach() would instrument this process.
+  throwsArg(() => mw.attach(5), TypeError, 'options');
+  throwsArg(() => mw.attach(null), TypeError, 'options');
+  throwsArg(() => mw.attach([]), TypeError, 'options');
+  throwsArg(() => mw.attach(''), TypeError, 'path');
+  throwsArg(() => mw.attach({ addons: 'x' }), TypeError, 'options.addons');
+  throwsArg(() => mw.attach({ addons: [1] }), TypeError, 'options.addons');
+  throwsArg(() => mw.attach({ exclude: [''] }), TypeError, 'options.exclude');
+  throwsArg(() => mw.attach({ addons: new Array(65).fill('x') }), RangeError, 'options.addons');
+  throwsArg(() => mw.attach({ only: [] }), TypeError, 'options.only');
+  assert.throws(() => mw.attach('/nonexistent/none.node'), { code: 'ERR_NMW_ATTACH_NOT_LOADED' });
+  const state = mw.attached();
+  assert.equal(state.enabled, false);
+  assert.deepEqual(state.addons, {});
+});

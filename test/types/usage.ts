@@ -36,3 +36,17 @@ mw.sites({ sortBy: 'size' });
 mw.configure({ external: { threshold: '1' } });
 
 export { curr, pending, file, byTag, bySite, delta, reported, threshold, later, ext };
+
+// attach() (docs/attach.md)
+{
+  const state: mw.AttachState = mw.attached();
+  const enabled: boolean = state.enabled;
+  const options: mw.AttachOptions = { addons: ['better-sqlite3'], exclude: null };
+  void options;
+  for (const [name, a] of Object.entries(mw.stats().addons)) {
+    const bytes: number = a.currBytes + a.external.belowZero + a.finalizers.live + a.relocations.slots;
+    void name;
+    void bytes;
+  }
+  void enabled;
+}
