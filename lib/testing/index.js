@@ -193,13 +193,13 @@ async function heapVerdict(heapSamples, opts, fn) {
   };
 }
 
-function leakMessage(found, opts) {
+function leakMessage(found, opts, who) {
   const { rounds, iterations, warmup } = opts;
   const unit = opts.tolerance.unit;
   const runs = rounds * iterations;
   const tol = opts.tolerance.bytes > 0 ? `, tolerance ${formatLimit(opts.tolerance)} per iteration` : '';
   const lines = [
-    `assertNoLeak: memory kept growing in ${rounds === 1 ? 'the round' : `each of ${rounds} rounds`} of ${plural(iterations, 'iteration')} ` +
+    `${who}: memory kept growing in ${rounds === 1 ? 'the round' : `each of ${rounds} rounds`} of ${plural(iterations, 'iteration')} ` +
       `(after ${plural(warmup, 'warm-up iteration')}; mw.settle() after each round${tol}):`,
   ];
   for (const n of found.native) {
@@ -245,7 +245,7 @@ function leakMessage(found, opts) {
  * with mw.settle() after each, and reports what kept growing.
  * -> {leaked, message, report}.
  */
-async function measureLeak(fn, opts) {
+async function measureLeak(fn, opts, who) {
   const keep = sample.tagFilter(opts.tags, opts.exclude);
   const withHeap = opts.signals.has('heap');
   await runTimes(fn, opts.warmup);
@@ -312,7 +312,7 @@ async function measureLeak(fn, opts) {
     })),
     heap: found.heap === null ? null : { bytes: found.heap.bytes, roundsRun: found.heap.roundsRun },
   };
-  return { leaked, message: leaked ? leakMessage(found, opts) : null, report };
+  return { leaked, message: leaked ? leakMessage(found, opts, who) : null, report };
 }
 
 /**
@@ -323,7 +323,7 @@ async function measureLeak(fn, opts) {
 async function assertNoLeak(fn, options) {
   validateFunction(fn, 'fn');
   const opts = leakOptions(options, 'options');
-  const result = await measureLeak(fn, opts);
+  const result = await measureLeak(fn, opts, 'assertNoLeak');
   if (result.leaked) throw failure(result.message, assertNoLeak, result.report);
   return result.report;
 }
@@ -615,7 +615,7 @@ const matchers = {
   async toLeak(received, options) {
     const fn = receivedFunction(received, 'toLeak');
     const opts = leakOptions(options, 'options');
-    const r = await measureLeak(fn, opts);
+    const r = await measureLeak(fn, opts, 'expect(fn).not.toLeak()');
     return {
       pass: r.leaked,
       message: () =>
@@ -629,10 +629,10 @@ const matchers = {
     const parsed = parseSize(limit, 'limit');
     const fn = receivedFunction(received, 'toAllocateAtMost');
     const opts = limitOptions(options, 'options');
-    const m = await measureMemory(parsed, fn, opts, 'toAllocateAtMost');
+    const m = await measureMemory(parsed, fn, opts, 'expect(fn).toAllocateAtMost()');
     return {
       pass: !m.exceeded,
-      message: () => (m.exceeded ? m.message : `expected fn to allocate more than the limit, but ${m.passMessage.replace(/^toAllocateAtMost: /, '')}`),
+      message: () => (m.exceeded ? m.message : `expected fn to allocate more than the limit, but ${m.passMessage.replace(/^[^:]*: /, '')}`),
     };
   },
 };
