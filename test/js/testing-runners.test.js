@@ -1,8 +1,8 @@
 'use strict';
 
 // The runner examples of examples/testing (node:test, Jest, Mocha, Vitest): each
-// is run as a user would run it, and must report its passing test as passed and
-// its leaking test as failed, with the toolkit's message as printed.
+// file is run as a user would run it, and must report its passing test as passed
+// and its leaking test as failed, with the toolkit's message as printed.
 
 const test = require('node:test');
 const assert = require('node:assert');
@@ -42,8 +42,12 @@ function includesLines(output, lines) {
 
 test.before(() => buildFixture());
 
-test('node:test example: one pass, one failure with the assertNoLeak message', () => {
-  const r = run(['--test', '--test-reporter=tap', 'examples/testing/node-test/']);
+const CHECK_HEADER = (name) =>
+  `checkEachTest: test "${name}" left memory outstanding after it ended and mw.settle() ran:`;
+const CHECK_LINES = ['native memory of tag "example:parser": +64 bytes in 1 block', `  +64 bytes in 1 block at ${LEAK_SITE}`];
+
+test('node:test, assertNoLeak: one pass, one failure with the message', () => {
+  const r = run(['--test', '--test-reporter=tap', 'examples/testing/node-test/no-leak.test.js']);
   assert.strictEqual(r.status, 1, r.output);
   assert.match(r.output, /^# pass 1$/m);
   assert.match(r.output, /^# fail 1$/m);
@@ -52,8 +56,19 @@ test('node:test example: one pass, one failure with the assertNoLeak message', (
   includesLines(r.output, [`    assertNoLeak: ${ROUNDS}`, `    ${NATIVE_LINE}`, `        +19,200 bytes in 300 blocks at ${LEAK_SITE}`]);
 });
 
-test('Jest example: one pass, one failure with the toLeak message', () => {
-  const r = run([BIN.jest, '--config', 'examples/testing/jest/jest.config.js', '--ci']);
+test('node:test, checkEachTest: the leaking test fails in its afterEach hook', () => {
+  const r = run(['--test', '--test-reporter=tap', 'examples/testing/node-test/check-each.test.js']);
+  assert.strictEqual(r.status, 1, r.output);
+  assert.match(r.output, /^# pass 1$/m);
+  assert.match(r.output, /^# fail 1$/m);
+  assert.match(r.output, /^ok 1 - parse\(\) leaves nothing behind$/m);
+  assert.match(r.output, /^not ok 2 - parseLeaky\(\) leaves nothing behind$/m);
+  assert.match(r.output, /failureType: 'hookFailed'/);
+  includesLines(r.output, [`    ${CHECK_HEADER('parseLeaky() leaves nothing behind')}`, ...CHECK_LINES.map((l) => `      ${l}`)]);
+});
+
+test('Jest, matchers: one pass, one failure with the toLeak message', () => {
+  const r = run([BIN.jest, '--config', 'examples/testing/jest/jest.config.js', '--ci', 'examples/testing/jest/no-leak.test.js']);
   assert.strictEqual(r.status, 1, r.output);
   assert.match(r.output, /^Tests: +1 failed, 1 passed, 2 total$/m);
   assert.match(r.output, /✓ parse\(\) does not leak and stays small/);
@@ -65,24 +80,55 @@ test('Jest example: one pass, one failure with the toLeak message', () => {
   ]);
 });
 
-test('Mocha example: checkEachTest fails the leaking test in its after-each hook', () => {
-  const r = run([BIN.mocha, 'examples/testing/mocha/parser.test.js']);
+test('Jest, checkEachTest: the leaking test fails', () => {
+  const r = run([BIN.jest, '--config', 'examples/testing/jest/jest.config.js', '--ci', 'examples/testing/jest/check-each.test.js']);
+  assert.strictEqual(r.status, 1, r.output);
+  assert.match(r.output, /^Tests: +1 failed, 1 passed, 2 total$/m);
+  assert.match(r.output, /✓ parse\(\) leaves nothing behind/);
+  assert.match(r.output, /✕ parseLeaky\(\) leaves nothing behind/);
+  includesLines(r.output, ['      Message:', `        ${CHECK_HEADER('parseLeaky() leaves nothing behind')}`, ...CHECK_LINES.map((l) => `        ${l}`)]);
+});
+
+test('Mocha, checkEachTest: the leaking test fails in its after-each hook', () => {
+  const r = run([BIN.mocha, 'examples/testing/mocha/check-each.test.js']);
   assert.strictEqual(r.status, 1, r.output);
   assert.match(r.output, /^ {2}2 passing/m);
   assert.match(r.output, /^ {2}1 failing$/m);
   includesLines(r.output, [
     '  1) "after each" hook: nativeMemwatchAfterEach for "parseLeaky() leaves nothing behind":',
-    '     AssertionError [ERR_ASSERTION]: checkEachTest: test "parser parseLeaky() leaves nothing behind" left memory outstanding after it ended and mw.settle() ran:',
-    '  native memory of tag "example:parser": +64 bytes in 1 block',
-    `    +64 bytes in 1 block at ${LEAK_SITE}`,
+    `     AssertionError [ERR_ASSERTION]: ${CHECK_HEADER('parser parseLeaky() leaves nothing behind')}`,
+    ...CHECK_LINES.map((l) => `  ${l}`),
   ]);
 });
 
-test('Vitest example: one pass, one failure with the toLeak message', () => {
-  const r = run([BIN.vitest, 'run', '--config', 'examples/testing/vitest/vitest.config.mjs']);
+test('Mocha, assertNoLeak: one pass, one failure with the message', () => {
+  const r = run([BIN.mocha, 'examples/testing/mocha/no-leak.test.js']);
+  assert.strictEqual(r.status, 1, r.output);
+  assert.match(r.output, /^ {2}1 passing/m);
+  assert.match(r.output, /^ {2}1 failing$/m);
+  includesLines(r.output, [
+    '  1) parser (assertNoLeak)',
+    '       parseLeaky() does not leak:',
+    `     AssertionError [ERR_ASSERTION]: assertNoLeak: ${ROUNDS}`,
+    NATIVE_LINE,
+    `    +19,200 bytes in 300 blocks at ${LEAK_SITE}`,
+  ]);
+});
+
+test('Vitest, matchers: one pass, one failure with the toLeak message', () => {
+  const r = run([BIN.vitest, 'run', '--config', 'examples/testing/vitest/vitest.config.mjs', 'no-leak']);
   assert.strictEqual(r.status, 1, r.output);
   assert.match(r.output, /Tests +1 failed \| 1 passed \(2\)/);
   assert.match(r.output, /✓ parse\(\) does not leak and stays small/);
   assert.match(r.output, /× parseLeaky\(\) does not leak/);
   includesLines(r.output, [`Error: expect(fn).not.toLeak(): ${ROUNDS}`, NATIVE_LINE, `    +19,200 bytes in 300 blocks at ${LEAK_SITE}`]);
+});
+
+test('Vitest, checkEachTest: the leaking test fails', () => {
+  const r = run([BIN.vitest, 'run', '--config', 'examples/testing/vitest/vitest.config.mjs', 'check-each']);
+  assert.strictEqual(r.status, 1, r.output);
+  assert.match(r.output, /Tests +1 failed \| 1 passed \(2\)/);
+  assert.match(r.output, /✓ parse\(\) leaves nothing behind/);
+  assert.match(r.output, /× parseLeaky\(\) leaves nothing behind/);
+  includesLines(r.output, [`AssertionError: ${CHECK_HEADER('parseLeaky() leaves nothing behind')}`, ...CHECK_LINES.map((l) => `  ${l}`)]);
 });

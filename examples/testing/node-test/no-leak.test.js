@@ -1,5 +1,5 @@
 'use strict';
-// node --test examples/testing/node-test
+// node --test examples/testing/node-test/no-leak.test.js
 const test = require('node:test');
 const { assertNoLeak } = require('native-memwatch/testing');
 const { parse, parseLeaky } = require('../parser.js');

@@ -1,5 +1,5 @@
 'use strict';
-// mocha examples/testing/mocha: every test fails that leaves native memory,
+// mocha examples/testing/mocha/check-each.test.js: every test fails that leaves native memory,
 // finalizers or handles behind (one line: checkEachTest with Mocha's hooks).
 const assert = require('node:assert');
 const { checkEachTest, allocsPerRun } = require('native-memwatch/testing');
