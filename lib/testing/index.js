@@ -80,18 +80,63 @@ function count(n) {
 
 // ---- assertNoLeak ----
 
-function takeLeakSample(opts, keep, withSites) {
-  const s = {};
-  if (opts.signals.has('native')) {
-    s.native = sample.nativeByTag(keep);
-    if (withSites) s.sites = sample.nativeBySite(keep);
+// Per-key growth over the rounds, kept as the samples come: only the first and
+// the previous values are held, so the bookkeeping does not grow with the rounds
+// (with the heap signal on, it would otherwise read as growth itself).
+class GrowthTracker {
+  constructor(first, tolerance) {
+    this.tolerance = tolerance;
+    this.rounds = 0;
+    this.keys = new Map();
+    for (const [key, v] of first) this.keys.set(key, { firstBytes: v.bytes, firstBlocks: v.blocks, prevBytes: v.bytes, prevBlocks: v.blocks, grows: true });
   }
-  if (opts.signals.has('finalizers')) {
-    s.finalizers = sample.finalizersByTag(keep);
-    if (withSites) s.finalizerSites = sample.finalizersBySite(keep);
+
+  // A round grew when bytes rose above the tolerance or, with no tolerance,
+  // blocks rose while bytes did not fall.
+  grew(dBytes, dBlocks) {
+    return dBytes > this.tolerance || (this.tolerance === 0 && dBytes === 0 && dBlocks > 0);
   }
-  if (opts.signals.has('heap')) s.heap = sample.heapUsed();
-  return s;
+
+  add(current) {
+    this.rounds += 1;
+    for (const [key, st] of this.keys) {
+      const v = current.get(key);
+      const bytes = v === undefined ? 0 : v.bytes;
+      const blocks = v === undefined ? 0 : v.blocks;
+      st.grows = st.grows && this.grew(bytes - st.prevBytes, blocks - st.prevBlocks);
+      st.prevBytes = bytes;
+      st.prevBlocks = blocks;
+    }
+    for (const [key, v] of current) {
+      if (this.keys.has(key)) continue;
+      // New since the first sample: 0 in every earlier sample.
+      this.keys.set(key, {
+        firstBytes: 0,
+        firstBlocks: 0,
+        prevBytes: v.bytes,
+        prevBlocks: v.blocks,
+        grows: this.rounds === 1 && this.grew(v.bytes, v.blocks),
+      });
+    }
+  }
+
+  // [{key, bytes, blocks}] of the keys that grew in every round.
+  growing() {
+    const out = [];
+    if (this.rounds === 0) return out;
+    for (const [key, st] of this.keys) {
+      if (st.grows) out.push({ key, bytes: st.prevBytes - st.firstBytes, blocks: st.prevBlocks - st.firstBlocks });
+    }
+    out.sort((a, b) => b.bytes - a.bytes || b.blocks - a.blocks || (a.key < b.key ? -1 : 1));
+    return out;
+  }
+}
+
+// Finalizer counts as {bytes: live, blocks: 0} for the tracker.
+function asCounts(liveByTag) {
+  const out = new Map();
+  for (const [tag, live] of liveByTag) out.set(tag, { bytes: live, blocks: 0 });
+  return out;
 }
 
 // True when values[i] - values[i-1] > tolerance for every i >= 1.
@@ -100,38 +145,30 @@ function growsEveryRound(values, tolerance) {
   return values.length > 1;
 }
 
-function nativeVerdict(samples, opts) {
-  const names = new Set();
-  for (const s of samples) for (const name of s.native.keys()) names.add(name);
-  const tol = opts.tolerance.bytes * opts.iterations;
-  const out = [];
-  for (const name of names) {
-    const at = (s) => s.native.get(name) || { bytes: 0, blocks: 0 };
-    let grows = samples.length > 1;
-    for (let i = 1; i < samples.length && grows; i++) {
-      const dBytes = at(samples[i]).bytes - at(samples[i - 1]).bytes;
-      const dBlocks = at(samples[i]).blocks - at(samples[i - 1]).blocks;
-      grows = dBytes > tol || (tol === 0 && dBytes === 0 && dBlocks > 0);
-    }
-    if (!grows) continue;
-    const first = at(samples[0]);
-    const last = at(samples[samples.length - 1]);
-    out.push({ tag: name, bytes: last.bytes - first.bytes, blocks: last.blocks - first.blocks });
+// The V8 heap's samples in preallocated arrays (no growth of our own).
+class HeapSeries {
+  constructor(maxSamples) {
+    const first = sample.heapUsed();
+    this.spaceNames = [...first.spaces.keys()];
+    this.used = new Float64Array(maxSamples);
+    this.spaces = new Float64Array(maxSamples * this.spaceNames.length);
+    this.length = 0;
+    this.push(first);
   }
-  out.sort((a, b) => b.bytes - a.bytes || b.blocks - a.blocks || (a.tag < b.tag ? -1 : 1));
-  return out;
-}
 
-function finalizerVerdict(samples) {
-  const names = new Set();
-  for (const s of samples) for (const name of s.finalizers.keys()) names.add(name);
-  const out = [];
-  for (const name of names) {
-    const values = samples.map((s) => s.finalizers.get(name) || 0);
-    if (growsEveryRound(values, 0)) out.push({ tag: name, live: values[values.length - 1] - values[0] });
+  push(h) {
+    const i = this.length;
+    this.used[i] = h.used;
+    this.spaceNames.forEach((name, j) => {
+      this.spaces[i * this.spaceNames.length + j] = h.spaces.get(name) || 0;
+    });
+    this.length += 1;
   }
-  out.sort((a, b) => b.live - a.live || (a.tag < b.tag ? -1 : 1));
-  return out;
+
+  // The last rounds + 1 values.
+  recent(rounds) {
+    return Array.from(this.used.subarray(Math.max(0, this.length - rounds - 1), this.length));
+  }
 }
 
 function finalizerGrowth(before, after, tag) {
@@ -168,33 +205,40 @@ async function heapDiffLines(fn, opts) {
   );
 }
 
-// The last `rounds` heap samples grew by more than the tolerance each time?
-function heapGrowing(values, rounds, tolerance) {
-  return values.length > rounds && growsEveryRound(values.slice(-(rounds + 1)), tolerance);
+// The heap may grow by this much per round, whatever the tolerance: V8's own
+// growth (feedback vectors, compiled code, our samples) measured up to ~5 KiB.
+const HEAP_ROUND_FLOOR = 16 * 1024;
+
+function heapRoundTolerance(opts) {
+  return Math.max(opts.heapTolerance.bytes * opts.iterations, HEAP_ROUND_FLOOR);
+}
+
+// The last `rounds` rounds each grew by more than the tolerance?
+function heapGrowing(series, rounds, tolerance) {
+  return series.length > rounds && growsEveryRound(series.recent(rounds), tolerance);
 }
 
 // Some of the last `rounds` rounds grew: worth more rounds before a verdict.
-function heapUndecided(values, rounds, tolerance) {
-  const recent = values.slice(-(rounds + 1));
+function heapUndecided(series, rounds, tolerance) {
+  const recent = series.recent(rounds);
   for (let i = 1; i < recent.length; i++) if (recent[i] - recent[i - 1] > tolerance) return true;
   return false;
 }
 
-async function heapVerdict(heapSamples, opts, fn) {
-  const values = heapSamples.map((h) => h.used);
-  const tolerance = opts.heapTolerance.bytes * opts.iterations;
-  if (!heapGrowing(values, opts.rounds, tolerance)) return null;
-  const first = heapSamples[heapSamples.length - 1 - opts.rounds];
-  const last = heapSamples[heapSamples.length - 1];
+async function heapVerdict(series, opts, fn) {
+  if (!heapGrowing(series, opts.rounds, heapRoundTolerance(opts))) return null;
+  const first = series.length - 1 - opts.rounds;
+  const last = series.length - 1;
+  const n = series.spaceNames.length;
   const spaces = [];
-  for (const [name, used] of last.spaces) {
-    const diff = used - (first.spaces.get(name) || 0);
+  series.spaceNames.forEach((name, j) => {
+    const diff = series.spaces[last * n + j] - series.spaces[first * n + j];
     if (diff > 0) spaces.push({ name, diff });
-  }
+  });
   spaces.sort((a, b) => b.diff - a.diff || (a.name < b.name ? -1 : 1));
   return {
-    bytes: last.used - first.used,
-    roundsRun: heapSamples.length - 1,
+    bytes: series.used[last] - series.used[first],
+    roundsRun: series.length - 1,
     spaces,
     constructors: await heapDiffLines(fn, opts),
   };
@@ -231,7 +275,7 @@ function leakMessage(found, opts, who) {
       `  V8 heap (used_heap_size after gc()): ${signed(bytesText(h.bytes))} over the last ${plural(rounds, 'round')}` +
         `${h.roundsRun > rounds ? ` of ${grouped(h.roundsRun)}` : ''} ` +
         `(${bytesText(Math.round(h.bytes / rounds))} per round, ${decimal(h.bytes / runs)} bytes per iteration; ` +
-        `tolerance ${formatLimit(opts.heapTolerance)} per iteration)`,
+        `tolerance ${formatLimit(opts.heapTolerance)} per iteration, at least 16 KiB per round)`,
     );
     if (h.spaces.length > 0) {
       lines.push(`    heap spaces that grew: ${h.spaces.map((s) => `${s.name} ${signed(bytesText(s.diff))}`).join(', ')}`);
@@ -254,52 +298,54 @@ function leakMessage(found, opts, who) {
  */
 async function measureLeak(fn, opts, who) {
   const keep = sample.tagFilter(opts.tags, opts.exclude);
+  const withNative = opts.signals.has('native');
+  const withFinalizers = opts.signals.has('finalizers');
   const withHeap = opts.signals.has('heap');
   await runTimes(fn, opts.warmup);
   await mw.settle();
+  const firstSites = withNative ? sample.nativeBySite(keep) : null;
+  const firstFinalizerSites = withFinalizers ? sample.finalizersBySite(keep) : null;
+  const native = withNative ? new GrowthTracker(sample.nativeByTag(keep), opts.tolerance.bytes * opts.iterations) : null;
+  const finalizers = withFinalizers ? new GrowthTracker(asCounts(sample.finalizersByTag(keep)), 0) : null;
   // V8 ages out bytecode over several GCs: let that happen before the heap's
   // first sample, so it does not read as shrinkage.
   if (withHeap) for (let i = 0; i < 8; i++) mw.gc();
-  const samples = [takeLeakSample(opts, keep, true)];
-  const heapSamples = withHeap ? [samples[0].heap] : [];
+  const heap = withHeap ? new HeapSeries(2 * opts.rounds + 1) : null;
   for (let r = 1; r <= opts.rounds; r++) {
     await runTimes(fn, opts.iterations);
     await mw.settle();
-    samples.push(takeLeakSample(opts, keep, r === opts.rounds));
-    if (withHeap) heapSamples.push(samples[r].heap);
+    if (native) native.add(sample.nativeByTag(keep));
+    if (finalizers) finalizers.add(asCounts(sample.finalizersByTag(keep)));
+    if (heap) heap.push(sample.heapUsed());
   }
+  const lastSites = withNative ? sample.nativeBySite(keep) : null;
+  const lastFinalizerSites = withFinalizers ? sample.finalizersBySite(keep) : null;
   // The heap is noisy (one-time compilation, bytecode flushing, array growth):
   // when some recent rounds grew but not all, up to opts.rounds more rounds
   // decide. The native and finalizer verdicts use the first rounds only.
-  const heapTolerance = opts.heapTolerance.bytes * opts.iterations;
-  if (withHeap) {
-    const values = () => heapSamples.map((h) => h.used);
-    while (
-      heapSamples.length - 1 < 2 * opts.rounds &&
-      !heapGrowing(values(), opts.rounds, heapTolerance) &&
-      heapUndecided(values(), opts.rounds, heapTolerance)
-    ) {
+  if (heap) {
+    const tolerance = heapRoundTolerance(opts);
+    while (heap.length - 1 < 2 * opts.rounds && !heapGrowing(heap, opts.rounds, tolerance) && heapUndecided(heap, opts.rounds, tolerance)) {
       await runTimes(fn, opts.iterations);
       await mw.settle();
-      heapSamples.push(sample.heapUsed());
+      heap.push(sample.heapUsed());
     }
   }
-  const first = samples[0];
-  const last = samples[samples.length - 1];
   const found = { native: [], finalizers: [], heap: null };
-  if (opts.signals.has('native')) {
-    found.native = nativeVerdict(samples, opts).map((n) => {
-      const sites = sample.siteGrowth(first.sites, last.sites).filter((s) => s.tag === n.tag);
-      return { ...n, sites: sites.slice(0, opts.topSites), moreSites: Math.max(0, sites.length - opts.topSites) };
+  if (native) {
+    const growth = sample.siteGrowth(firstSites, lastSites);
+    found.native = native.growing().map((g) => {
+      const sites = growth.filter((s) => s.tag === g.key);
+      return { tag: g.key, bytes: g.bytes, blocks: g.blocks, sites: sites.slice(0, opts.topSites), moreSites: Math.max(0, sites.length - opts.topSites) };
     });
   }
-  if (opts.signals.has('finalizers')) {
-    found.finalizers = finalizerVerdict(samples).map((f) => {
-      const sites = finalizerGrowth(first.finalizerSites, last.finalizerSites, f.tag);
-      return { ...f, sites: sites.slice(0, opts.topSites), moreSites: Math.max(0, sites.length - opts.topSites) };
+  if (finalizers) {
+    found.finalizers = finalizers.growing().map((g) => {
+      const sites = finalizerGrowth(firstFinalizerSites, lastFinalizerSites, g.key);
+      return { tag: g.key, live: g.bytes, sites: sites.slice(0, opts.topSites), moreSites: Math.max(0, sites.length - opts.topSites) };
     });
   }
-  if (withHeap) found.heap = await heapVerdict(heapSamples, opts, fn);
+  if (heap) found.heap = await heapVerdict(heap, opts, fn);
   const leaked = found.native.length > 0 || found.finalizers.length > 0 || found.heap !== null;
   const report = {
     leaked,

@@ -290,7 +290,7 @@ test('catches a JS-side leak with the heap signal on, and not without it', async
     err.message,
     new RegExp(
       `^assertNoLeak: memory kept growing in each of 3 rounds of 100 iterations \\(after 100 warm-up iterations; mw\\.settle\\(\\) after each round\\):\n` +
-        `  V8 heap \\(used_heap_size after gc\\(\\)\\): \\+[\\d,]+ bytes over the last 3 rounds( of [456])? \\([\\d,]+ bytes per round, [\\d.]+ bytes per iteration; tolerance 128 bytes per iteration\\)\n` +
+        `  V8 heap \\(used_heap_size after gc\\(\\)\\): \\+[\\d,]+ bytes over the last 3 rounds( of [456])? \\([\\d,]+ bytes per round, [\\d.]+ bytes per iteration; tolerance 128 bytes per iteration, at least 16 KiB per round\\)\n` +
         `    heap spaces that grew: old_space \\+[\\d,]+ bytes.*\n` +
         (typeof mw.HeapDiff === 'function'
           ? '    constructors that grew \\(mw\\.HeapDiff over 100 more iterations\\):\n      [^\n]+'
