@@ -55,8 +55,8 @@ export interface LeakReport {
   native: Array<{ tag: string; bytes: number; blocks: number; sites: LeakSite[] }>;
   /** Tags whose live finalizers grew in every round. */
   finalizers: Array<{ tag: string; live: number; sites: FinalizerLeakSite[] }>;
-  /** The V8 heap's growth over the last `rounds` rounds when it grew in each; null otherwise. */
-  heap: { bytes: number; roundsRun: number } | null;
+  /** The V8 heap's growth when it leaked: over `rounds` rounds, growing in `roundsGrown` of them; null otherwise. */
+  heap: { bytes: number; rounds: number; roundsGrown: number } | null;
 }
 
 export interface MemoryOptions {

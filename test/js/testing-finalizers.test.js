@@ -43,7 +43,7 @@ test('catches a finalizer that never runs because its objects stay reachable', a
   assert.strictEqual(
     err.message,
     [
-      'assertNoLeak: memory kept growing in each of 3 rounds of 100 iterations (after 100 warm-up iterations; mw.settle() after each round):',
+      'assertNoLeak: memory kept growing over 3 rounds of 100 iterations (after 100 warm-up iterations; mw.settle() after each round):',
       `  live finalizers of tag "${tag}": +300 over 3 rounds (100 per round, 1 per iteration)`,
       `    +300 wrap at ${WRAP_SITE()}`,
     ].join('\n'),

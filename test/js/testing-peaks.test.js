@@ -82,7 +82,7 @@ test('matchers: toLeak and toAllocateAtMost, both ways', async () => {
   assert.strictEqual(
     leaky.message(),
     [
-      'expect(fn).not.toLeak(): memory kept growing in each of 3 rounds of 10 iterations (after 10 warm-up iterations; mw.settle() after each round):',
+      'expect(fn).not.toLeak(): memory kept growing over 3 rounds of 10 iterations (after 10 warm-up iterations; mw.settle() after each round):',
       `  native memory of tag "${tag}": +1,920 bytes in 30 blocks over 3 rounds (640 bytes in 10 blocks per round, 64 bytes in 1 block per iteration)`,
       `    +1,920 bytes in 30 blocks at ${at('leak')}`,
     ].join('\n'),

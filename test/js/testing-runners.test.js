@@ -34,7 +34,7 @@ const LEAK_SITE = `../src/work.c:${siteLine('leak')} in work_leak()`;
 const NATIVE_LINE =
   '  native memory of tag "example:parser": +19,200 bytes in 300 blocks over 3 rounds ' +
   '(6,400 bytes in 100 blocks per round, 64 bytes in 1 block per iteration)';
-const ROUNDS = 'memory kept growing in each of 3 rounds of 100 iterations (after 100 warm-up iterations; mw.settle() after each round):';
+const ROUNDS = 'memory kept growing over 3 rounds of 100 iterations (after 100 warm-up iterations; mw.settle() after each round):';
 
 function includesLines(output, lines) {
   for (const line of lines) assert.ok(output.includes(line), `missing line:\n${line}\n--- in output:\n${output}`);
