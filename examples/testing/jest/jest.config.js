@@ -1,0 +1,6 @@
+'use strict';
+module.exports = {
+  rootDir: __dirname,
+  testEnvironment: 'node',
+  testMatch: ['<rootDir>/*.test.js'],
+};
