@@ -14,6 +14,7 @@
         "src/core/owner.c",
         "src/core/external.c",
         "src/core/finalizers.c",
+        "src/core/procmem.c",
         "src/addon/addon.c",
         "src/addon/api_table.c",
         "src/addon/napi_util.c",
@@ -23,7 +24,8 @@
         "src/addon/js_external.c",
         "src/addon/env_owner.c",
         "src/addon/pin.c",
-        "src/addon/finalizers.c"
+        "src/addon/finalizers.c",
+        "src/addon/js_procmem.c"
       ],
       "include_dirs": ["include"],
       "conditions": [["OS=='linux'", { "libraries": ["-ldl"] }]],

@@ -22,6 +22,7 @@ export const {
   gc,
   settle,
   configure,
+  explain,
   Snapshot,
   Region,
 } = mw;

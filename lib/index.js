@@ -22,6 +22,7 @@ const { Region, region } = require('./region.js');
 const { gc, settle } = require('./gc.js');
 const { flushExternal, setExternal } = require('./external.js');
 const finalizerAudit = require('./finalizers.js');
+const { explain } = require('./explain.js');
 
 const TAG_EXTERNAL = 0x1;
 
@@ -131,6 +132,7 @@ module.exports = {
   flushExternal,
   setExternal,
   finalizers: finalizerAudit.finalizers,
+  explain,
   Snapshot,
   Region,
 };
