@@ -81,7 +81,7 @@ function chart({ id, title, xs, series, stack, lines = [], marks = [], unit = 'b
     for (const v of top) if (v > max) max = v;
   }
   for (const l of lines) for (const v of l.ys) if (v > max) max = v;
-  const ax = unit === 'bytes' ? axisBytes(max) : { step: niceStep(max, 4), label: (v) => String(Math.round(v)) };
+  const ax = unit === 'bytes' ? axisBytes(max) : { step: Math.max(1, Math.ceil(niceStep(max, 4))), label: (v) => String(Math.round(v)) };
   max = Math.ceil(max / ax.step) * ax.step;
   const X = (t) => (PAD.l + ((t - x0) / span) * iw).toFixed(1);
   const Y = (v) => (PAD.t + ih - (v / max) * ih).toFixed(1);
@@ -113,7 +113,7 @@ function chart({ id, title, xs, series, stack, lines = [], marks = [], unit = 'b
   if (marks.length) {
     parts.push('<g class="marks" data-series="gc">');
     for (const m of marks) {
-      const x = X(m.t);
+      const x = X(Math.min(Math.max(m.t, x0), x0 + span));
       parts.push(`<line class="gc" x1="${x}" x2="${x}" y1="${PAD.t + ih}" y2="${(PAD.t + ih - Math.max(3, m.h * ih * 0.35)).toFixed(1)}"><title>${esc(m.title)}</title></line>`);
     }
     parts.push('</g>');
@@ -168,7 +168,7 @@ h2{font-size:15px;margin:0 0 6px}.note{margin:0 0 6px;color:var(--muted);font-si
 svg.chart{display:block;width:100%;height:auto}.grid{stroke:#eef0f3}.axis{stroke:#9aa3b2}
 .tick{font-size:11px;fill:#7a8394}.gc{stroke:#d62728;stroke-width:1.2;opacity:.75}
 table{border-collapse:collapse;width:100%;font-size:13px}th,td{text-align:left;padding:4px 8px;border-bottom:1px solid var(--line)}
-th{color:var(--muted);font-weight:600}td.num{text-align:right;font-variant-numeric:tabular-nums}.none{color:var(--muted)}
+th{color:var(--muted);font-weight:600}td{white-space:nowrap}td:last-child{white-space:normal}td.num{text-align:right;font-variant-numeric:tabular-nums}.none{color:var(--muted)}
 code{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12.5px}
 `;
 
@@ -210,6 +210,7 @@ function renderHtml(report) {
     }));
     const tagTotals = new Map();
     for (const s of samples) for (const [name, b] of Object.entries(s.native)) tagTotals.set(name, Math.max(tagTotals.get(name) || 0, b));
+    for (const t of (report.end && report.end.tags) || []) if (!tagTotals.has(t.name)) tagTotals.set(t.name, 0);
     const tagNames = [...tagTotals.keys()].sort((a, b) => tagTotals.get(b) - tagTotals.get(a));
     const shown = tagNames.slice(0, 10);
     const rest = tagNames.slice(10);
