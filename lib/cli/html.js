@@ -81,6 +81,7 @@ function chart({ id, title, xs, series, stack, lines = [], marks = [], unit = 'b
     for (const v of top) if (v > max) max = v;
   }
   for (const l of lines) for (const v of l.ys) if (v > max) max = v;
+  if (unit === 'bytes' && max < 1024 * 1024) max = 1024 * 1024; // an empty or tiny chart still has a readable axis
   const ax = unit === 'bytes' ? axisBytes(max) : { step: Math.max(1, Math.ceil(niceStep(max, 4))), label: (v) => String(Math.round(v)) };
   max = Math.ceil(max / ax.step) * ax.step;
   const X = (t) => (PAD.l + ((t - x0) / span) * iw).toFixed(1);
