@@ -47,6 +47,7 @@ const COVERED = new Set([
   'flushExternal',
   'setExternal',
   'finalizers',
+  'explain',
   'Snapshot',
   'Region',
 ]);
@@ -247,4 +248,9 @@ test('setExternal(tag, external)', () => {
   assert.equal(mw.tag(name), mw.tag(name), 'without options.external an existing tag is returned as it is');
   mw.setExternal(name, false);
   assert.equal(mw.tags().find((t) => t.name === name).external, false);
+});
+
+test('explain(options)', () => {
+  throwsArg(() => mw.explain(5), TypeError, 'options');
+  throwsArg(() => mw.explain({ parts: true }), TypeError, 'options.parts');
 });
