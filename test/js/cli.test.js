@@ -143,6 +143,16 @@ test('--duration stops the app with SIGTERM and still writes the report', async 
   assert.equal(report.end.how, 'duration');
 });
 
+test('an app with a worker thread: its exit code, samples in order', async () => {
+  const out = path.join(tmp, 'workers');
+  const r = await cli(['run', '--interval', '20', '--out', out, path.join(APPS, 'workers.js')]);
+  assert.equal(r.code, 5, r.stderr);
+  const report = readJson(`${out}.json`);
+  assert.ok(report.samples.length >= 5, `${report.samples.length} samples`);
+  for (let i = 1; i < report.samples.length; i++) assert.ok(report.samples[i].t > report.samples[i - 1].t, `sample ${i}`);
+  assert.equal(report.durationMs, report.samples.at(-1).t);
+});
+
 test('the HTML report in headless Chromium: no console errors, the series, the verdict', async (t) => {
   const { chromium } = require('playwright-core');
   const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nmw-chromium-'));
