@@ -46,6 +46,9 @@ function downsample(samples, fn, bs) {
   });
 }
 
+// Time-axis steps (ms) that read well: 1 2 5 ms ... 10 15 30 s, 1 2 5 10 15 30 min, 1 2 3 6 12 24 h.
+const TIME_STEPS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1e3, 2e3, 5e3, 10e3, 15e3, 30e3, 60e3, 120e3, 300e3, 600e3, 900e3, 1800e3, 3600e3, 7200e3, 10800e3, 21600e3, 43200e3, 86400e3];
+
 function niceStep(max, ticks) {
   const raw = max / ticks;
   const p = 10 ** Math.floor(Math.log10(raw || 1));
@@ -91,7 +94,7 @@ function chart({ id, title, xs, series, stack, lines = [], marks = [], unit = 'b
   for (let v = 0; v <= max + 1e-9; v += ax.step) {
     parts.push(`<line class="grid" x1="${PAD.l}" x2="${W - PAD.r}" y1="${Y(v)}" y2="${Y(v)}"/><text class="tick" x="${PAD.l - 6}" y="${Number(Y(v)) + 4}" text-anchor="end">${esc(ax.label(v))}</text>`);
   }
-  const tStep = niceStep(span / 1000, 6) * 1000;
+  const tStep = TIME_STEPS.find((step) => step >= span / 6) || TIME_STEPS[TIME_STEPS.length - 1];
   for (let t = 0; t <= span + 1e-9; t += tStep) {
     parts.push(`<text class="tick" x="${X(x0 + t)}" y="${H - 6}" text-anchor="middle">${esc(formatDuration(t))}</text>`);
   }
@@ -115,7 +118,7 @@ function chart({ id, title, xs, series, stack, lines = [], marks = [], unit = 'b
     parts.push('<g class="marks" data-series="gc">');
     for (const m of marks) {
       const x = X(Math.min(Math.max(m.t, x0), x0 + span));
-      parts.push(`<line class="gc" x1="${x}" x2="${x}" y1="${PAD.t + ih}" y2="${(PAD.t + ih - Math.max(3, m.h * ih * 0.35)).toFixed(1)}"><title>${esc(m.title)}</title></line>`);
+      parts.push(`<line class="gc" x1="${x}" x2="${x}" y1="${PAD.t + ih}" y2="${(PAD.t + ih - Math.max(3, m.h * ih * 0.25)).toFixed(1)}"><title>${esc(m.title)}</title></line>`);
     }
     parts.push('</g>');
   }
@@ -167,7 +170,7 @@ h2{font-size:15px;margin:0 0 6px}.note{margin:0 0 6px;color:var(--muted);font-si
 .key i{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:5px;vertical-align:-1px}
 .gckey{background:#d62728;width:2px!important}
 svg.chart{display:block;width:100%;height:auto}.grid{stroke:#eef0f3}.axis{stroke:#9aa3b2}
-.tick{font-size:11px;fill:#7a8394}.gc{stroke:#d62728;stroke-width:1.2;opacity:.75}
+.tick{font-size:11px;fill:#7a8394}.gc{stroke:#d62728;stroke-width:1;opacity:.6}
 table{border-collapse:collapse;width:100%;font-size:13px}th,td{text-align:left;padding:4px 8px;border-bottom:1px solid var(--line)}
 th{color:var(--muted);font-weight:600}td{white-space:nowrap}td:last-child{white-space:normal}td.num{text-align:right;font-variant-numeric:tabular-nums}.none{color:var(--muted)}
 code{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12.5px}

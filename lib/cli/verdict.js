@@ -59,9 +59,10 @@ function formatBytes(bytes) {
 }
 
 function formatDuration(ms) {
-  if (ms >= 3600e3) return `${(ms / 3600e3).toFixed(1)} h`;
-  if (ms >= 60e3) return `${(ms / 60e3).toFixed(ms >= 600e3 ? 0 : 1)} min`;
-  return `${(ms / 1000).toFixed(1)} s`;
+  const fixed = (v) => (Number.isInteger(Math.round(v * 10) / 10) ? String(Math.round(v)) : v.toFixed(1));
+  if (ms >= 3600e3) return `${fixed(ms / 3600e3)} h`;
+  if (ms >= 60e3) return `${fixed(ms / 60e3)} min`;
+  return `${fixed(ms / 1000)} s`;
 }
 
 /** Every series of the samples with its fit: native tags and explain() parts. */
