@@ -16,6 +16,7 @@
         "src/core/finalizers.c",
         "src/core/elf_patch.c",
         "src/core/attach_registry.c",
+        "src/core/procmem.c",
         "src/addon/addon.c",
         "src/addon/api_table.c",
         "src/addon/napi_util.c",
@@ -27,7 +28,8 @@
         "src/addon/pin.c",
         "src/addon/finalizers.c",
         "src/addon/attach.c",
-        "src/addon/attach_hooks.c"
+        "src/addon/attach_hooks.c",
+        "src/addon/js_procmem.c"
       ],
       "include_dirs": ["include"],
       "conditions": [["OS=='linux'", { "libraries": ["-ldl"] }]],

@@ -463,6 +463,68 @@ export declare namespace finalizers {
   function onExit(listener: (report: FinalizerExitReport) => void): () => void;
 }
 
+// ---- process memory explained ----
+
+/** The names of explain()'s parts, in order. */
+export type ExplainPartName =
+  | 'v8HeapUsed'
+  | 'v8HeapFree'
+  | 'arrayBuffers'
+  | 'externalOther'
+  | 'native'
+  | 'mallocOther'
+  | 'mallocFree'
+  | 'files'
+  | 'shmem'
+  | 'stack'
+  | 'unexplained';
+
+export interface ExplainPart {
+  /** Bytes; only `unexplained` can be negative. */
+  bytes: number;
+  /** Where the number comes from. */
+  source: string;
+}
+
+export interface ExplainNativePart extends ExplainPart {
+  /** Live tracked bytes by tag name (tags with none are left out). */
+  tags: Record<string, number>;
+  /** The tracker's own memory (headers, counters), included in bytes. */
+  overheadBytes: number;
+}
+
+export interface Explanation {
+  time: number;
+  /** The resident set size; the parts sum to it. */
+  rss: number;
+  rssSource: string;
+  parts: { [K in Exclude<ExplainPartName, 'native'>]: ExplainPart } & { native: ExplainNativePart };
+  /** glibc mallinfo2(); null without it. */
+  malloc: {
+    arenaBytes: number;
+    inUseBytes: number;
+    freeBytes: number;
+    mmappedBytes: number;
+    mmappedBlocks: number;
+    releasableBytes: number;
+  } | null;
+  /** /proc/self/status; null without it. */
+  status: {
+    rssBytes: number;
+    rssAnonBytes: number;
+    rssFileBytes: number;
+    rssShmemBytes: number;
+    vmStackBytes: number;
+    vmHwmBytes: number;
+  } | null;
+}
+
+/** RSS split into parts that add up to it, each with its source. */
+export declare function explain(options?: {}): Explanation;
+export declare namespace explain {
+  const parts: readonly ExplainPartName[];
+}
+
 declare const nativeMemwatch: {
   version: typeof version;
   abiVersion: typeof abiVersion;
@@ -482,6 +544,7 @@ declare const nativeMemwatch: {
   flushExternal: typeof flushExternal;
   setExternal: typeof setExternal;
   finalizers: typeof finalizers;
+  explain: typeof explain;
   Snapshot: typeof Snapshot;
   Region: typeof Region;
 };

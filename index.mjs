@@ -28,6 +28,7 @@ export const {
   finalizers,
   attach,
   attached,
+  explain,
   Snapshot,
   Region,
   format,

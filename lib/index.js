@@ -25,6 +25,7 @@ const finalizerAudit = require('./finalizers.js');
 const { format, table } = require('./format.js');
 const { valgrindSuppressions } = require('./tools.js');
 const { attach, attached } = require('./attach.js');
+const { explain } = require('./explain.js');
 
 const TAG_EXTERNAL = 0x1;
 
@@ -136,6 +137,7 @@ module.exports = {
   finalizers: finalizerAudit.finalizers,
   attach,
   attached,
+  explain,
   Snapshot,
   Region,
   format,

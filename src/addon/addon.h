@@ -35,6 +35,9 @@
  *                 _testing.finalizeAgain(id) (test-only); scope: -1 this
  *                 environment, -2 all, else an owner id
  *
+ *   js_procmem.c  procmemFields (string[]), procmem() -> Float64Array: mallinfo2
+ *                 and /proc/self/status (src/core/procmem.h)
+ *
  * Byte counts cross as doubles: exact up to 2^53.
  */
 #ifndef NMW_ADDON_H
@@ -72,6 +75,7 @@ napi_status nmw__init_finalizers(napi_env env, napi_value exports);
 /* attach.c: attachEnable, attachPath, attachList, attachResolveSites,
  * attachSupported, attachPlatform (lib/attach.js). */
 napi_status nmw__init_attach(napi_env env, napi_value exports);
+napi_status nmw__init_procmem(napi_env env, napi_value exports);
 
 /* Defines the native functions of a table on exports. */
 typedef struct nmw_method {

@@ -49,6 +49,7 @@ const COVERED = new Set([
   'finalizers',
   'attach',
   'attached',
+  'explain',
   'Snapshot',
   'Region',
   'format',
@@ -283,4 +284,9 @@ test('attach(pathOrOptions), attached()', { skip: !(process.platform === 'linux'
   const state = mw.attached();
   assert.equal(state.enabled, false);
   assert.deepEqual(state.addons, {});
+});
+
+test('explain(options)', () => {
+  throwsArg(() => mw.explain(5), TypeError, 'options');
+  throwsArg(() => mw.explain({ parts: true }), TypeError, 'options.parts');
 });

@@ -35,7 +35,6 @@ mw.sites({ sortBy: 'size' });
 // @ts-expect-error: threshold is a number
 mw.configure({ external: { threshold: '1' } });
 
-export { curr, pending, file, byTag, bySite, delta, reported, threshold, later, ext };
 
 // attach() (docs/attach.md)
 {
@@ -50,3 +49,18 @@ export { curr, pending, file, byTag, bySite, delta, reported, threshold, later, 
   }
   void enabled;
 }
+const explained = mw.explain();
+const nativeTags: Record<string, number> = explained.parts.native.tags;
+const remainder: number = explained.parts.unexplained.bytes;
+const partNames: readonly string[] = mw.explain.parts;
+// @ts-expect-error: not a part
+explained.parts.heap;
+
+import { register as registerProm } from '../../prometheus';
+import { observe as observeOtel } from '../../otel';
+const promHandle = registerProm({ prefix: 'app_' });
+promHandle.unregister();
+const otelHandle = observeOtel();
+otelHandle.unregister();
+
+export { explained, nativeTags, remainder, partNames, curr, pending, file, byTag, bySite, delta, reported, threshold, later, ext };
