@@ -14,6 +14,8 @@
         "src/core/owner.c",
         "src/core/external.c",
         "src/core/finalizers.c",
+        "src/core/heapsnap_parse.c",
+        "src/core/heapsnap_graph.c",
         "src/addon/addon.c",
         "src/addon/api_table.c",
         "src/addon/napi_util.c",
@@ -23,7 +25,8 @@
         "src/addon/js_external.c",
         "src/addon/env_owner.c",
         "src/addon/pin.c",
-        "src/addon/finalizers.c"
+        "src/addon/finalizers.c",
+        "src/addon/js_heapsnap.c"
       ],
       "include_dirs": ["include"],
       "conditions": [["OS=='linux'", { "libraries": ["-ldl"] }]],

@@ -22,6 +22,9 @@ const { Region, region } = require('./region.js');
 const { gc, settle } = require('./gc.js');
 const { flushExternal, setExternal } = require('./external.js');
 const finalizerAudit = require('./finalizers.js');
+const { HeapDiff } = require('./heapdiff.js');
+const heapSnapshots = require('./heap-snapshot.js');
+const { sampling, SamplingProfile } = require('./sampling.js');
 
 const TAG_EXTERNAL = 0x1;
 
@@ -133,6 +136,14 @@ module.exports = {
   finalizers: finalizerAudit.finalizers,
   Snapshot,
   Region,
+  HeapDiff,
+  summarizeHeapSnapshot: heapSnapshots.summarizeHeapSnapshot,
+  diffHeapSnapshots: heapSnapshots.diffHeapSnapshots,
+  writeHeapSnapshot: heapSnapshots.writeHeapSnapshot,
+  heapSnapshotOnSignal: heapSnapshots.heapSnapshotOnSignal,
+  heapSnapshotNearLimit: heapSnapshots.heapSnapshotNearLimit,
+  sampling,
+  SamplingProfile,
 };
 
 // `import mw from 'native-memwatch'` and TypeScript's default import see the

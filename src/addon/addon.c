@@ -115,5 +115,6 @@ NAPI_MODULE_INIT() {
   if (nmw__init_regions(env, exports) != napi_ok) return NULL;
   if (nmw__init_external(env, exports) != napi_ok) return NULL;
   if (nmw__init_finalizers(env, exports) != napi_ok) return NULL;
+  if (nmw__init_heapsnap(env, exports) != napi_ok) return NULL;
   return exports;
 }

@@ -35,6 +35,12 @@
  *                 _testing.finalizeAgain(id) (test-only); scope: -1 this
  *                 environment, -2 all, else an owner id
  *
+ *   js_heapsnap.c hsParserNew(keepAllNames, maxNodes, maxStringBytes) -> parser,
+ *                 hsFeed(parser, string | Uint8Array[, length]), hsFinish(parser)
+ *                 -> graph, hsDigest(graph, skipName) -> digest, hsDigestInfo,
+ *                 hsDiff(before, after, samples), hsPaths(graph, ids, skipName),
+ *                 hsFree(handle) (see lib/heap-snapshot.js)
+ *
  * Byte counts cross as doubles: exact up to 2^53.
  */
 #ifndef NMW_ADDON_H
@@ -69,6 +75,7 @@ napi_status nmw__init_stats(napi_env env, napi_value exports);
 napi_status nmw__init_regions(napi_env env, napi_value exports);
 napi_status nmw__init_external(napi_env env, napi_value exports);
 napi_status nmw__init_finalizers(napi_env env, napi_value exports);
+napi_status nmw__init_heapsnap(napi_env env, napi_value exports);
 
 /* Defines the native functions of a table on exports. */
 typedef struct nmw_method {
