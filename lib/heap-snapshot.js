@@ -122,6 +122,43 @@ function inspector() {
   return inspectorModule;
 }
 
+// One inspector session per thread, connected for good: disconnecting a
+// session disables its HeapProfiler agent, and V8 then clears the object ids
+// that make snapshots of one isolate comparable (measured: ids restart, a
+// diff across two sessions pairs unrelated objects). Shared with sampling.js.
+let shared = null;
+let currentChunk = null; // the chunk consumer of the snapshot being taken
+
+function inspectorSession() {
+  if (shared !== null) return shared;
+  const insp = inspector();
+  if (insp === null) return null;
+  const session = new insp.Session();
+  session.connect();
+  session.on('HeapProfiler.addHeapSnapshotChunk', (message) => {
+    if (currentChunk !== null) currentChunk(message.params.chunk);
+  });
+  shared = session;
+  return session;
+}
+
+/** Posts a command on the shared session; the in-process session answers synchronously. */
+function inspectorPost(method, params) {
+  const session = inspectorSession();
+  if (session === null) throw codedError(`${method} needs a Node built with the inspector`, 'ERR_NMW_UNSUPPORTED');
+  let done = false;
+  let error = null;
+  let result;
+  session.post(method, params, (err, res) => {
+    done = true;
+    error = err;
+    result = res;
+  });
+  if (!done) throw codedError(`inspector: ${method} did not answer synchronously`, 'ERR_NMW_INSPECTOR');
+  if (error) throw codedError(`inspector: ${method}: ${error.message}`, 'ERR_NMW_INSPECTOR');
+  return result;
+}
+
 /**
  * Takes a heap snapshot of this isolate and parses it as V8 writes it: the
  * inspector's HeapProfiler.takeHeapSnapshot runs synchronously in process and
@@ -130,30 +167,25 @@ function inspector() {
  * it), the snapshot goes through a temporary file instead.
  */
 function takeGraph(opts = {}) {
-  const insp = inspector();
-  if (insp === null) return takeGraphViaFile(opts);
+  if (inspectorSession() === null) return takeGraphViaFile(opts);
+  if (currentChunk !== null) throw codedError('a heap snapshot is already being taken in this thread', 'ERR_NMW_HEAP_SNAPSHOT_BUSY');
   const parser = parserFor(opts);
-  const session = new insp.Session();
   let failure = null;
-  let done = false;
-  session.connect();
+  currentChunk = (chunk) => {
+    if (failure !== null) return;
+    try {
+      binding.hsFeed(parser, chunk);
+    } catch (err) {
+      failure = err;
+    }
+  };
   try {
-    session.on('HeapProfiler.addHeapSnapshotChunk', (message) => {
-      if (failure !== null) return;
-      try {
-        binding.hsFeed(parser, message.params.chunk);
-      } catch (err) {
-        failure = err;
-      }
-    });
-    session.post('HeapProfiler.takeHeapSnapshot', { reportProgress: false }, (err) => {
-      done = true;
-      if (err && failure === null) failure = err;
-    });
+    inspectorPost('HeapProfiler.takeHeapSnapshot', { reportProgress: false });
+  } catch (err) {
+    if (failure === null) failure = err;
   } finally {
-    session.disconnect();
+    currentChunk = null;
   }
-  if (failure === null && !done) failure = codedError('heap snapshot: the inspector did not answer synchronously', 'ERR_NMW_HEAP_SNAPSHOT');
   if (failure !== null) {
     freeQuietly(parser);
     throw failure;
@@ -499,6 +531,7 @@ module.exports = {
   parseFile,
   parseFileSync,
   takeGraph,
+  inspectorPost,
   diffResult,
   validateRetainers,
   summarizeHeapSnapshot,

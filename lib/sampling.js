@@ -10,21 +10,13 @@
 const { validateOptions, validatePositiveInteger, validateBoolean, typeError, codedError } = require('./validate.js');
 
 const DEFAULT_INTERVAL = 512 * 1024;
-let session = null;
+let started = false;
 let interval = DEFAULT_INTERVAL;
 
+// The thread's shared inspector session (lib/heap-snapshot.js): never
+// disconnected, so heap snapshot ids stay stable while sampling starts and stops.
 function post(method, params) {
-  let result;
-  let error = null;
-  let done = false;
-  session.post(method, params, (err, res) => {
-    done = true;
-    error = err;
-    result = res;
-  });
-  if (!done) throw codedError(`inspector: ${method} did not answer synchronously`, 'ERR_NMW_INSPECTOR');
-  if (error) throw codedError(`inspector: ${method}: ${error.message}`, 'ERR_NMW_INSPECTOR');
-  return result;
+  return require('./heap-snapshot.js').inspectorPost(method, params);
 }
 
 function siteKey(frame) {
@@ -118,29 +110,20 @@ function start(options) {
   const stackDepth = opts.stackDepth === undefined ? 64 : validatePositiveInteger(opts.stackDepth, 'options.stackDepth');
   if (stackDepth > 1024) throw codedError('options.stackDepth must be at most 1024', 'ERR_OUT_OF_RANGE');
   const collected = opts.includeCollected === undefined ? false : validateBoolean(opts.includeCollected, 'options.includeCollected');
-  if (session !== null) throw codedError('sampling is already started in this thread', 'ERR_NMW_SAMPLING_STARTED');
+  if (started) throw codedError('sampling is already started in this thread', 'ERR_NMW_SAMPLING_STARTED');
   if (!process.features.inspector) throw codedError('sampling needs a Node built with the inspector', 'ERR_NMW_UNSUPPORTED');
-  const inspector = require('node:inspector');
-  session = new inspector.Session();
-  session.connect();
-  try {
-    post('HeapProfiler.enable');
-    post('HeapProfiler.startSampling', {
-      samplingInterval: intervalBytes,
-      stackDepth,
-      includeObjectsCollectedByMajorGC: collected,
-      includeObjectsCollectedByMinorGC: collected,
-    });
-  } catch (err) {
-    session.disconnect();
-    session = null;
-    throw err;
-  }
+  post('HeapProfiler.startSampling', {
+    samplingInterval: intervalBytes,
+    stackDepth,
+    includeObjectsCollectedByMajorGC: collected,
+    includeObjectsCollectedByMinorGC: collected,
+  });
+  started = true;
   interval = intervalBytes;
 }
 
 function requireStarted(what) {
-  if (session === null) throw codedError(`sampling.${what}(): sampling is not started (call sampling.start())`, 'ERR_NMW_SAMPLING_NOT_STARTED');
+  if (!started) throw codedError(`sampling.${what}(): sampling is not started (call sampling.start())`, 'ERR_NMW_SAMPLING_NOT_STARTED');
 }
 
 /** The live sampled allocations now, as a SamplingProfile. */
@@ -152,21 +135,12 @@ function profile() {
 /** Stops sampling and returns the final profile. */
 function stop() {
   requireStarted('stop');
-  try {
-    const raw = post('HeapProfiler.stopSampling').profile;
-    return new SamplingProfile(raw, interval);
-  } finally {
-    try {
-      post('HeapProfiler.disable');
-    } finally {
-      session.disconnect();
-      session = null;
-    }
-  }
+  started = false;
+  return new SamplingProfile(post('HeapProfiler.stopSampling').profile, interval);
 }
 
 function isStarted() {
-  return session !== null;
+  return started;
 }
 
 module.exports = { sampling: Object.freeze({ start, profile, stop, isStarted, SamplingProfile }), SamplingProfile };
