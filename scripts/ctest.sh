@@ -31,4 +31,6 @@ status=0
 # Both variants run even when the first fails, so one run shows everything.
 make -C test/c -j"$jobs" run || status=1
 make -C test/c -j"$jobs" run-sanitize || status=1
+# The heap snapshot parser under libFuzzer, a short fixed run (scripts/fuzz.sh).
+bash scripts/fuzz.sh 2000 || status=1
 exit "$status"
