@@ -480,22 +480,66 @@ nmw_hs_paths *nmw_hs_paths_new(const nmw_hs_graph *g, const char *skip_name) {
   p->by_id = malloc(((size_t)n + 1) * sizeof *p->by_id);
   if (p->parent_edge == NULL || p->parent_node == NULL || p->by_id == NULL) goto fail;
   memset(p->parent_edge, 0xFF, (size_t)n * sizeof *p->parent_edge);
-  uint32_t head = 0, tail = 0;
+  /* Two rounds: first from every root but the transient ones (the stack and
+   * handle scopes, where a snapshot taken from JS finds its caller's locals),
+   * then from those for what is left. A path through a global or a module
+   * says more about a leak than one through the frame that took the snapshot. */
+  uint8_t *deferred = calloc((size_t)n / 8 + 1, 1);
+  uint8_t *pending_mark = calloc((size_t)n / 8 + 1, 1);
+  uint32_t *pending = malloc(((size_t)n + 1) * sizeof *pending);
+  if (deferred == NULL || pending == NULL || pending_mark == NULL) {
+    free(deferred);
+    free(pending_mark);
+    free(pending);
+    goto fail;
+  }
+  for (uint32_t v = 0; v < n; v++) {
+    const char *type = g->node_type_names[g->node_type[v]];
+    const char *name = nmw_hs_graph_string(g, g->node_name[v]);
+    if (type != NULL && strcmp(type, "synthetic") == 0 && name != NULL &&
+        (strncmp(name, "(Stack roots", 12) == 0 || strncmp(name, "(Handle scope", 13) == 0))
+      deferred[v >> 3] |= (uint8_t)(1u << (v & 7));
+  }
+  uint32_t head = 0, tail = 0, npending = 0;
   if (n > 0) {
     p->parent_edge[0] = UINT32_MAX - 1;
     p->parent_node[0] = 0;
     queue[tail++] = 0;
   }
-  while (head < tail) {
-    uint32_t v = queue[head++];
-    for (uint32_t e = g->edge_first[v]; e < g->edge_first[v + 1]; e++) {
-      uint32_t t = g->edge_to[e];
-      if (p->parent_edge[t] != UINT32_MAX || g->edge_is_weak[g->edge_type[e]] || skipped(g, skip, t)) continue;
-      p->parent_edge[t] = e;
-      p->parent_node[t] = v;
-      queue[tail++] = t;
+  for (int round = 0; round < 2; round++) {
+    if (round == 1) {
+      for (uint32_t k = 0; k < npending; k++) {
+        uint32_t t = pending[k];
+        if (p->parent_edge[t] != UINT32_MAX) continue;
+        p->parent_edge[t] = p->by_id[t]; /* the edge that found it in round 0 */
+        queue[tail++] = t;
+      }
+    }
+    while (head < tail) {
+      uint32_t v = queue[head++];
+      for (uint32_t e = g->edge_first[v]; e < g->edge_first[v + 1]; e++) {
+        uint32_t t = g->edge_to[e];
+        if (p->parent_edge[t] != UINT32_MAX || g->edge_is_weak[g->edge_type[e]] || skipped(g, skip, t)) continue;
+        if (round == 0 && (deferred[t >> 3] & (1u << (t & 7)))) {
+          /* Remember the first way to it; parent_node holds it until round 1. */
+          bool seen_before = (pending_mark[t >> 3] & (1u << (t & 7))) != 0;
+          if (!seen_before) {
+            pending_mark[t >> 3] |= (uint8_t)(1u << (t & 7));
+            pending[npending++] = t;
+            p->parent_node[t] = v;
+            p->by_id[t] = e; /* by_id is filled later; borrowed as scratch */
+          }
+          continue;
+        }
+        p->parent_edge[t] = e;
+        p->parent_node[t] = v;
+        queue[tail++] = t;
+      }
     }
   }
+  free(deferred);
+  free(pending_mark);
+  free(pending);
   for (uint32_t v = 0; v < n; v++) keys[v] = (uint64_t)g->node_id[v] << 32 | v;
   if (!sort_by_id(keys, n)) goto fail;
   for (uint32_t v = 0; v < n; v++) p->by_id[v] = (uint32_t)keys[v];
