@@ -17,6 +17,8 @@
         "src/core/elf_patch.c",
         "src/core/attach_registry.c",
         "src/core/procmem.c",
+        "src/core/heapsnap_parse.c",
+        "src/core/heapsnap_graph.c",
         "src/addon/addon.c",
         "src/addon/api_table.c",
         "src/addon/napi_util.c",
@@ -29,7 +31,8 @@
         "src/addon/finalizers.c",
         "src/addon/attach.c",
         "src/addon/attach_hooks.c",
-        "src/addon/js_procmem.c"
+        "src/addon/js_procmem.c",
+        "src/addon/js_heapsnap.c"
       ],
       "include_dirs": ["include"],
       "conditions": [["OS=='linux'", { "libraries": ["-ldl"] }]],

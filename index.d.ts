@@ -659,3 +659,97 @@ export interface AttachState {
 export declare function attach(pathOrOptions?: string | AttachOptions): AttachState;
 /** What attach() did so far. */
 export declare function attached(): AttachState;
+
+// ---- Heap diffs and snapshots (docs/heap-snapshots.md) ----
+
+/** One side of a heap diff, as memwatch reports it. */
+export interface HeapDiffSide {
+  nodes: number;
+  size_bytes: number;
+  /** memwatch's human string, e.g. "8.65 mb". */
+  size: string;
+  time: Date;
+}
+
+/** One constructor (or V8 node class) of a heap diff. */
+export interface HeapDiffDetail {
+  what: string;
+  size_bytes: number;
+  size: string;
+  '+': number;
+  '-': number;
+  /** Heap snapshot node ids of a sample of the allocated objects (with retainers). */
+  sampleIds?: number[];
+  /** One shortest retainer path from a GC root per sample (top growing rows only). */
+  retainers?: string[];
+}
+
+export interface HeapDiffResult {
+  before: HeapDiffSide;
+  after: HeapDiffSide;
+  change: {
+    size_bytes: number;
+    size: string;
+    freed_nodes: number;
+    allocated_nodes: number;
+    details: HeapDiffDetail[];
+  };
+  /** With new HeapDiff({includeNative: true}): the native tags that changed. */
+  native?: { size_bytes: number; details: TagDiff[] };
+}
+
+export interface HeapDiffEndOptions {
+  /** true, or {top = 5, samples = 3}: retainer paths for the rows that grew most. */
+  retainers?: boolean | { top?: number; samples?: number };
+}
+
+/** memwatch's HeapDiff: a heap snapshot now, another at end(), and their difference. */
+export declare class HeapDiff {
+  constructor(options?: { includeNative?: boolean });
+  /** The diff; a second call throws ERR_NMW_HEAPDIFF_ENDED. */
+  end(options?: HeapDiffEndOptions): HeapDiffResult;
+}
+
+/** Summarizes a .heapsnapshot file of any size (streamed; the JSON is never held). */
+export declare function summarizeHeapSnapshot(path: string): Promise<HeapDiffSide>;
+/** Diffs two .heapsnapshot files of one isolate, in HeapDiff's shape. */
+export declare function diffHeapSnapshots(pathA: string, pathB: string, options?: HeapDiffEndOptions): Promise<HeapDiffResult>;
+/** Writes a heap snapshot (default name with pid, thread id and time) and returns its absolute path. */
+export declare function writeHeapSnapshot(path?: string): string;
+/** Writes a heap snapshot into options.dir on each `signal`; returns a function that removes the handler. */
+export declare function heapSnapshotOnSignal(
+  signal?: NodeJS.Signals,
+  options?: { dir?: string; onSnapshot?: (err: Error | null, path?: string) => void },
+): () => boolean;
+/** Asks V8 for up to options.count snapshots when the heap nears its limit (no command-line flag needed). */
+export declare function heapSnapshotNearLimit(options?: { dir?: string; count?: number }): { dir: string; count: number };
+
+/** A JS allocation site of a sampling profile. */
+export interface SampledSite {
+  function: string;
+  file: string;
+  line: number;
+  column: number;
+  bytes: number;
+  stack: { function: string; file: string; line: number; column: number }[];
+}
+
+/** Live sampled allocations of V8's sampling heap profiler. */
+export declare class SamplingProfile {
+  private constructor();
+  readonly time: number;
+  readonly intervalBytes: number;
+  readonly totalBytes: number;
+  top(limit?: number): SampledSite[];
+  /** Sites ranked by growth of live sampled bytes since `older`. */
+  compareTo(older: SamplingProfile): (SampledSite & { bytesBefore: number; growth: number })[];
+}
+
+/** The sampling heap profiler (Poisson sampling, mean interval 512 KiB by default). */
+export declare const sampling: {
+  start(options?: { intervalBytes?: number; stackDepth?: number; includeCollected?: boolean }): void;
+  profile(): SamplingProfile;
+  stop(): SamplingProfile;
+  isStarted(): boolean;
+  readonly SamplingProfile: typeof SamplingProfile;
+};

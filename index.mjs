@@ -34,4 +34,12 @@ export const {
   format,
   table,
   valgrindSuppressions,
+  HeapDiff,
+  summarizeHeapSnapshot,
+  diffHeapSnapshots,
+  writeHeapSnapshot,
+  heapSnapshotOnSignal,
+  heapSnapshotNearLimit,
+  sampling,
+  SamplingProfile,
 } = mw;

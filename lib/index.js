@@ -26,6 +26,9 @@ const { format, table } = require('./format.js');
 const { valgrindSuppressions } = require('./tools.js');
 const { attach, attached } = require('./attach.js');
 const { explain } = require('./explain.js');
+const { HeapDiff } = require('./heapdiff.js');
+const heapSnapshots = require('./heap-snapshot.js');
+const { sampling, SamplingProfile } = require('./sampling.js');
 
 const TAG_EXTERNAL = 0x1;
 
@@ -143,6 +146,14 @@ module.exports = {
   format,
   table,
   valgrindSuppressions,
+  HeapDiff,
+  summarizeHeapSnapshot: heapSnapshots.summarizeHeapSnapshot,
+  diffHeapSnapshots: heapSnapshots.diffHeapSnapshots,
+  writeHeapSnapshot: heapSnapshots.writeHeapSnapshot,
+  heapSnapshotOnSignal: heapSnapshots.heapSnapshotOnSignal,
+  heapSnapshotNearLimit: heapSnapshots.heapSnapshotNearLimit,
+  sampling,
+  SamplingProfile,
 };
 
 // `import mw from 'native-memwatch'` and TypeScript's default import see the

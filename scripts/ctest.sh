@@ -61,4 +61,6 @@ if [[ "$(uname -m)" == "x86_64" ]]; then
     make -C test/c -j"$jobs" run-aarch64 || status=1
   fi
 fi
+# The heap snapshot parser under libFuzzer, a short fixed run (scripts/fuzz.sh).
+bash scripts/fuzz.sh 2000 || status=1
 exit "$status"

@@ -116,5 +116,6 @@ NAPI_MODULE_INIT() {
   if (nmw__init_finalizers(env, exports) != napi_ok) return NULL;
   if (nmw__init_attach(env, exports) != napi_ok) return NULL;
   if (nmw__init_procmem(env, exports) != napi_ok) return NULL;
+  if (nmw__init_heapsnap(env, exports) != napi_ok) return NULL;
   return exports;
 }

@@ -37,6 +37,11 @@
  *
  *   js_procmem.c  procmemFields (string[]), procmem() -> Float64Array: mallinfo2
  *                 and /proc/self/status (src/core/procmem.h)
+ *   js_heapsnap.c hsParserNew(keepAllNames, maxNodes, maxStringBytes) -> parser,
+ *                 hsFeed(parser, string | Uint8Array[, length]), hsFinish(parser)
+ *                 -> graph, hsDigest(graph, skipName) -> digest, hsDigestInfo,
+ *                 hsDiff(before, after, samples), hsPaths(graph, ids, skipName),
+ *                 hsFree(handle) (see lib/heap-snapshot.js)
  *
  * Byte counts cross as doubles: exact up to 2^53.
  */
@@ -76,6 +81,7 @@ napi_status nmw__init_finalizers(napi_env env, napi_value exports);
  * attachSupported, attachPlatform (lib/attach.js). */
 napi_status nmw__init_attach(napi_env env, napi_value exports);
 napi_status nmw__init_procmem(napi_env env, napi_value exports);
+napi_status nmw__init_heapsnap(napi_env env, napi_value exports);
 
 /* Defines the native functions of a table on exports. */
 typedef struct nmw_method {
