@@ -15,6 +15,7 @@ const {
   validateBoolean,
   validatePositiveInteger,
   typeError,
+  rangeError,
   codedError,
   describe,
 } = require('./validate.js');
@@ -159,15 +160,33 @@ function inspectorPost(method, params) {
   return result;
 }
 
+// Node 20 answers HeapProfiler.takeHeapSnapshot (and collectGarbage) within
+// post(); Node 22 and later defer both to a task without a JS stack (measured:
+// v22.23.5 answers after post() returns), so a synchronous API cannot wait for
+// them there. Probed once per thread with collectGarbage, which V8 defers the
+// same way and which costs one GC, not a snapshot that would arrive later.
+let snapshotsSync;
+function inspectorSnapshotsAreSync() {
+  if (snapshotsSync !== undefined) return snapshotsSync;
+  const session = inspectorSession();
+  if (session === null) return (snapshotsSync = false);
+  let done = false;
+  session.post('HeapProfiler.collectGarbage', {}, () => {
+    done = true;
+  });
+  return (snapshotsSync = done);
+}
+
 /**
  * Takes a heap snapshot of this isolate and parses it as V8 writes it: the
  * inspector's HeapProfiler.takeHeapSnapshot runs synchronously in process and
  * hands over chunks of about 100 KB, each fed to the parser at once, so the
  * JSON text is never held whole. Without the inspector (a Node built without
- * it), the snapshot goes through a temporary file instead.
+ * it), or where the inspector answers later (Node 22 and later), the snapshot
+ * goes through a temporary file instead, read back in blocks: the same bound.
  */
 function takeGraph(opts = {}) {
-  if (inspectorSession() === null) return takeGraphViaFile(opts);
+  if (!inspectorSnapshotsAreSync()) return takeGraphViaFile(opts);
   if (currentChunk !== null) throw codedError('a heap snapshot is already being taken in this thread', 'ERR_NMW_HEAP_SNAPSHOT_BUSY');
   const parser = parserFor(opts);
   let failure = null;
@@ -439,7 +458,7 @@ const installed = new Map(); // signal -> listener
 function heapSnapshotOnSignal(signal = 'SIGUSR2', options) {
   if (typeof signal !== 'string') throw typeError(`signal must be a string (received ${describe(signal)})`);
   if (!SIGNALS.has(signal) || signal === 'SIGUSR1') {
-    throw codedError(`signal must be one of ${[...SIGNALS].filter((s) => s !== 'SIGUSR1').join(', ')} (received ${JSON.stringify(signal)})`, 'ERR_UNKNOWN_SIGNAL');
+    throw rangeError(`signal must be one of ${[...SIGNALS].filter((s) => s !== 'SIGUSR1').join(', ')} (received ${JSON.stringify(signal)})`, 'ERR_UNKNOWN_SIGNAL');
   }
   const opts = validateOptions(options, 'options');
   for (const key of Object.keys(opts)) {
@@ -499,7 +518,7 @@ function heapSnapshotNearLimit(options) {
     if (key !== 'dir' && key !== 'count') throw typeError(`options.${key} is not a supported option`, 'ERR_INVALID_ARG_VALUE');
   }
   const count = opts.count === undefined ? 1 : validatePositiveInteger(opts.count, 'options.count');
-  if (count > 1000) throw codedError('options.count must be at most 1000', 'ERR_OUT_OF_RANGE');
+  if (count > 1000) throw rangeError('options.count must be at most 1000');
   const current = diagnosticDir() || process.cwd();
   const dir = opts.dir === undefined ? current : path.resolve(validatePath(opts.dir, 'options.dir'));
   if (dir !== current) {

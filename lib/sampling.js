@@ -7,7 +7,7 @@
 // are an unbiased estimate with a relative standard error of about
 // sqrt(intervalBytes / bytes). Guide: docs/heap-snapshots.md.
 
-const { validateOptions, validatePositiveInteger, validateBoolean, typeError, codedError } = require('./validate.js');
+const { validateOptions, validatePositiveInteger, validateBoolean, typeError, rangeError, codedError } = require('./validate.js');
 
 const DEFAULT_INTERVAL = 512 * 1024;
 let started = false;
@@ -33,10 +33,16 @@ function frameOf(callFrame) {
 }
 
 /** A sampling profile: live sampled bytes per allocation stack. */
+const CONSTRUCT = Symbol('SamplingProfile');
+
 class SamplingProfile {
   #stacks; // key -> {stack, bytes}
 
-  constructor(raw, intervalBytes) {
+  /** Made by sampling.profile() and sampling.stop() only. */
+  constructor(token, raw, intervalBytes) {
+    if (token !== CONSTRUCT) {
+      throw typeError('SamplingProfile is not constructed directly: use sampling.profile() or sampling.stop()', 'ERR_ILLEGAL_CONSTRUCTOR');
+    }
     /** Milliseconds since the epoch when the profile was read. */
     this.time = Date.now();
     /** The mean sampling interval in force, in bytes. */
@@ -106,9 +112,9 @@ function start(options) {
     }
   }
   const intervalBytes = opts.intervalBytes === undefined ? DEFAULT_INTERVAL : validatePositiveInteger(opts.intervalBytes, 'options.intervalBytes');
-  if (intervalBytes > 2 ** 31 - 1) throw codedError('options.intervalBytes must be below 2^31', 'ERR_OUT_OF_RANGE');
+  if (intervalBytes > 2 ** 31 - 1) throw rangeError('options.intervalBytes must be below 2^31');
   const stackDepth = opts.stackDepth === undefined ? 64 : validatePositiveInteger(opts.stackDepth, 'options.stackDepth');
-  if (stackDepth > 1024) throw codedError('options.stackDepth must be at most 1024', 'ERR_OUT_OF_RANGE');
+  if (stackDepth > 1024) throw rangeError('options.stackDepth must be at most 1024');
   const collected = opts.includeCollected === undefined ? false : validateBoolean(opts.includeCollected, 'options.includeCollected');
   if (started) throw codedError('sampling is already started in this thread', 'ERR_NMW_SAMPLING_STARTED');
   if (!process.features.inspector) throw codedError('sampling needs a Node built with the inspector', 'ERR_NMW_UNSUPPORTED');
@@ -129,14 +135,14 @@ function requireStarted(what) {
 /** The live sampled allocations now, as a SamplingProfile. */
 function profile() {
   requireStarted('profile');
-  return new SamplingProfile(post('HeapProfiler.getSamplingProfile').profile, interval);
+  return new SamplingProfile(CONSTRUCT, post('HeapProfiler.getSamplingProfile').profile, interval);
 }
 
 /** Stops sampling and returns the final profile. */
 function stop() {
   requireStarted('stop');
   started = false;
-  return new SamplingProfile(post('HeapProfiler.stopSampling').profile, interval);
+  return new SamplingProfile(CONSTRUCT, post('HeapProfiler.stopSampling').profile, interval);
 }
 
 function isStarted() {

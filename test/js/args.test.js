@@ -50,6 +50,13 @@ const COVERED = new Set([
   'attach',
   'attached',
   'explain',
+  'HeapDiff',
+  'summarizeHeapSnapshot',
+  'diffHeapSnapshots',
+  'writeHeapSnapshot',
+  'heapSnapshotOnSignal',
+  'heapSnapshotNearLimit',
+  'SamplingProfile',
   'Snapshot',
   'Region',
   'format',
@@ -289,4 +296,74 @@ test('attach(pathOrOptions), attached()', { skip: !(process.platform === 'linux'
 test('explain(options)', () => {
   throwsArg(() => mw.explain(5), TypeError, 'options');
   throwsArg(() => mw.explain({ parts: true }), TypeError, 'options.parts');
+});
+
+// Only refused calls: each is checked before a snapshot is taken or a handler set.
+test('HeapDiff(options), hd.end(options)', () => {
+  assert.throws(() => mw.HeapDiff(), TypeError, 'without new');
+  throwsArg(() => new mw.HeapDiff(5), TypeError, 'options');
+  throwsArg(() => new mw.HeapDiff(null), TypeError, 'options');
+  throwsArg(() => new mw.HeapDiff({ native: true }), TypeError, 'options.native');
+  throwsArg(() => new mw.HeapDiff({ includeNative: 1 }), TypeError, 'options.includeNative');
+  const hd = new mw.HeapDiff();
+  throwsArg(() => hd.end('x'), TypeError, 'options');
+  throwsArg(() => hd.end({ retainer: true }), TypeError, 'options.retainer');
+  throwsArg(() => hd.end({ retainers: 'yes' }), TypeError, 'options.retainers');
+  throwsArg(() => hd.end({ retainers: { top: 0 } }), RangeError, 'options.retainers.top');
+  throwsArg(() => hd.end({ retainers: { samples: 1.5 } }), RangeError, 'options.retainers.samples');
+  throwsArg(() => hd.end({ retainers: { depth: 3 } }), TypeError, 'options.retainers.depth');
+  // A refused end() leaves the diff usable.
+  assert.equal(typeof hd.end().change.size_bytes, 'number');
+});
+
+test('summarizeHeapSnapshot(path), diffHeapSnapshots(pathA, pathB, options)', async () => {
+  await rejectsArg(() => mw.summarizeHeapSnapshot(), TypeError, 'path');
+  await rejectsArg(() => mw.summarizeHeapSnapshot(''), TypeError, 'path');
+  await rejectsArg(() => mw.summarizeHeapSnapshot(7), TypeError, 'path');
+  await rejectsArg(() => mw.diffHeapSnapshots(null, 'b'), TypeError, 'pathA');
+  await rejectsArg(() => mw.diffHeapSnapshots('a', {}), TypeError, 'pathB');
+  await rejectsArg(() => mw.diffHeapSnapshots('a', 'b', 1), TypeError, 'options');
+  await rejectsArg(() => mw.diffHeapSnapshots('a', 'b', { retain: true }), TypeError, 'options.retain');
+  await rejectsArg(() => mw.diffHeapSnapshots('a', 'b', { retainers: { top: -1 } }), RangeError, 'options.retainers.top');
+  await assert.rejects(() => mw.summarizeHeapSnapshot('/nonexistent/x.heapsnapshot'), { code: 'ENOENT' });
+});
+
+test('writeHeapSnapshot(path), heapSnapshotOnSignal(signal, options), heapSnapshotNearLimit(options)', () => {
+  throwsArg(() => mw.writeHeapSnapshot(''), TypeError, 'path');
+  throwsArg(() => mw.writeHeapSnapshot(3), TypeError, 'path');
+  throwsArg(() => mw.heapSnapshotOnSignal(15), TypeError, 'signal');
+  throwsArg(() => mw.heapSnapshotOnSignal('SIGNOPE'), RangeError, 'signal');
+  throwsArg(() => mw.heapSnapshotOnSignal('SIGUSR1'), RangeError, 'signal');
+  throwsArg(() => mw.heapSnapshotOnSignal('SIGUSR2', 'dir'), TypeError, 'options');
+  throwsArg(() => mw.heapSnapshotOnSignal('SIGUSR2', { folder: '.' }), TypeError, 'options.folder');
+  throwsArg(() => mw.heapSnapshotOnSignal('SIGUSR2', { dir: '' }), TypeError, 'options.dir');
+  throwsArg(() => mw.heapSnapshotOnSignal('SIGUSR2', { onSnapshot: 'log' }), TypeError, 'options.onSnapshot');
+  throwsArg(() => mw.heapSnapshotNearLimit(2), TypeError, 'options');
+  throwsArg(() => mw.heapSnapshotNearLimit({ count: '2' }), TypeError, 'options.count');
+  throwsArg(() => mw.heapSnapshotNearLimit({ count: 0 }), RangeError, 'options.count');
+  throwsArg(() => mw.heapSnapshotNearLimit({ count: 1001 }), RangeError, 'options.count');
+  throwsArg(() => mw.heapSnapshotNearLimit({ dir: 5 }), TypeError, 'options.dir');
+  throwsArg(() => mw.heapSnapshotNearLimit({ when: 1 }), TypeError, 'options.when');
+});
+
+test('sampling.start(options), SamplingProfile: profile.top(limit), profile.compareTo(older)', () => {
+  throwsArg(() => new mw.SamplingProfile({ head: {} }, 1), TypeError, 'SamplingProfile');
+  throwsArg(() => mw.sampling.start(1), TypeError, 'options');
+  throwsArg(() => mw.sampling.start({ interval: 1 }), TypeError, 'options.interval');
+  throwsArg(() => mw.sampling.start({ intervalBytes: 0 }), RangeError, 'options.intervalBytes');
+  throwsArg(() => mw.sampling.start({ intervalBytes: 2 ** 31 }), RangeError, 'options.intervalBytes');
+  throwsArg(() => mw.sampling.start({ stackDepth: 1025 }), RangeError, 'options.stackDepth');
+  throwsArg(() => mw.sampling.start({ includeCollected: 1 }), TypeError, 'options.includeCollected');
+  assert.throws(() => mw.sampling.profile(), { code: 'ERR_NMW_SAMPLING_NOT_STARTED' });
+  assert.equal(mw.sampling.isStarted(), false, 'a refused start() starts nothing');
+  mw.sampling.start();
+  try {
+    const p = mw.sampling.profile();
+    throwsArg(() => p.top(0), RangeError, 'limit');
+    throwsArg(() => p.top('3'), TypeError, 'limit');
+    throwsArg(() => p.compareTo({}), TypeError, 'older');
+    throwsArg(() => p.compareTo(null), TypeError, 'older');
+  } finally {
+    mw.sampling.stop();
+  }
 });
