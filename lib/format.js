@@ -314,7 +314,10 @@ const KIND = Symbol('native-memwatch.kind');
 
 function inspectSummary(depth, options) {
   const kind = kindOf(this);
-  if (depth < 0) return options.stylize(`[native-memwatch ${kind}]`, 'special');
+  // util.inspect passes (depth, options); anything else called by hand gets the summary.
+  if (typeof depth === 'number' && depth < 0 && options !== null && typeof options === 'object' && typeof options.stylize === 'function') {
+    return options.stylize(`[native-memwatch ${kind}]`, 'special');
+  }
   return format(this);
 }
 

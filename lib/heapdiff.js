@@ -53,6 +53,9 @@ class HeapDiff {
    * shortest retainer path from a GC root per sample. A second end() throws.
    */
   end(options) {
+    if (this === null || typeof this !== 'object' || !(#ended in this)) {
+      throw typeError('this must be a HeapDiff (from new HeapDiff())', 'ERR_INVALID_THIS');
+    }
     if (this.#ended) throw codedError('attempt to end() a HeapDiff that was already ended', 'ERR_NMW_HEAPDIFF_ENDED');
     const opts = validateOptions(options, 'options');
     for (const key of Object.keys(opts)) {

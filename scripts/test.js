@@ -43,6 +43,31 @@ function npmCommand() {
   return process.env.npm_execpath ? [process.execPath, [process.env.npm_execpath]] : ['npm', []];
 }
 
+// Debian packages the JS tests use: Chromium opens the CLI's HTML report,
+// Valgrind runs the suppressions test. Installed when missing, as root with
+// apt-get (CI and fresh machines); otherwise the exact command is printed and
+// the tests that need them fail saying what is missing.
+function systemPackages() {
+  const need = [];
+  if (!fs.existsSync('/usr/bin/chromium')) need.push('chromium');
+  if (spawnSync('valgrind', ['--version']).status !== 0) need.push('valgrind');
+  if (need.length === 0 || process.platform !== 'linux') return;
+  const root = typeof process.getuid === 'function' && process.getuid() === 0;
+  const apt = spawnSync('apt-get', ['--version']).status === 0;
+  if (!root || !apt) {
+    console.log(`native-memwatch: the JS tests need ${need.join(' and ')}; run: sudo apt-get install -y ${need.join(' ')}`);
+    return;
+  }
+  console.log(`native-memwatch: installing ${need.join(', ')} (apt-get)`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  let r = run('apt-get', ['install', '-y', ...need], { env });
+  if (r.status !== 0) {
+    run('apt-get', ['update'], { env });
+    r = run('apt-get', ['install', '-y', ...need], { env });
+  }
+  if (r.status !== 0) console.log(`native-memwatch: apt-get install ${need.join(' ')} failed`);
+}
+
 function setUp() {
   const haveDeps = fs.existsSync(path.join(root, 'node_modules', 'node-gyp-build'));
   if (!haveDeps) {
@@ -64,11 +89,12 @@ function cTests() {
 }
 
 function jsTests() {
-  const tap = path.join(root, 'build', 'js-tests.tap');
-  fs.mkdirSync(path.dirname(tap), { recursive: true });
+  // Outside build/: tests that rebuild an addon with node-gyp clean build/ on the way.
+  const tap = path.join(require('node:os').tmpdir(), `native-memwatch-js-tests-${process.pid}.tap`);
   const files = fs.readdirSync(path.join(root, 'test', 'js')).filter((f) => f.endsWith('.test.js')).sort().map((f) => path.join('test', 'js', f));
   const r = run(process.execPath, ['--test', '--test-concurrency=1', '--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=tap', `--test-reporter-destination=${tap}`, ...files]);
   const out = fs.existsSync(tap) ? fs.readFileSync(tap, 'utf8') : '';
+  fs.rmSync(tap, { force: true });
   const pass = /^# pass (\d+)/m.exec(out);
   const fail = /^# fail (\d+)/m.exec(out);
   passed += pass ? Number(pass[1]) : 0;
@@ -133,6 +159,7 @@ try {
 }
 if (wants('c')) cTests();
 if (wants('header')) headerMatrix();
+if (wants('js') || wants('asan')) systemPackages();
 if (wants('js')) jsTests();
 if (wants('asan')) asanTests();
 if (wants('types') && fs.existsSync(path.join(root, 'test', 'types', 'tsconfig.json'))) typeCheck();

@@ -28,7 +28,7 @@ test('a new app: console.log(mw.stats()) says nothing is tracked yet, in a few l
   const lines = r.stdout.trimEnd().split('\n');
   assert.match(lines[0], /^native-memwatch stats: 0 B in 0 blocks \(peak 0 B; 0 allocs, 0 frees\) under 0 tags; tracker overhead \d+(\.\d)? (B|KiB)$/);
   assert.match(lines[1], /^  nothing tracked yet: no addon has allocated through the native-memwatch C API/);
-  assert.equal(lines[2], '  fields: time, total, tags, overhead, misuse, threads, external, heap, memoryUsage');
+  assert.equal(lines[2], '  fields: time, total, tags, overhead, misuse, threads, external, addons, heap, memoryUsage');
   assert.match(lines[3], /^native-memwatch Snapshot \(\d{4}-\d\d-\d\dT[\d:.]+Z\): 0 B in 0 blocks, 0 call-site rows$/);
   assert.equal(lines.length, 5, r.stdout);
   assert.doesNotMatch(r.stdout, /\[Object\]|heapSizeLimit/);

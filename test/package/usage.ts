@@ -5,7 +5,8 @@ import mw = require('native-memwatch');
 import {
   version, abiVersion, include, include_dir, tag, tags, setLimit, stats, sites, snapshot, resetPeak,
   region, gc, settle, configure, flushExternal, setExternal, finalizers, Snapshot, Region, format, table,
-  valgrindSuppressions,
+  valgrindSuppressions, explain, attach, attached, HeapDiff, summarizeHeapSnapshot, diffHeapSnapshots,
+  writeHeapSnapshot, heapSnapshotOnSignal, heapSnapshotNearLimit, SamplingProfile, sampling,
 } from 'native-memwatch';
 
 const v: string = version + include + include_dir + valgrindSuppressions;
@@ -25,4 +26,17 @@ const f: number = flushExternal();
 const fin = finalizers();
 const live = finalizers.live({ olderThanMs: 0 });
 const text: string = format(s) + table(snap.compareTo(snapshot())) + format(fin) + mw.format(live, { limit: 3 });
-export { v, n, rows, p, c, f, text };
+const rss: number = explain().rss + explain().parts.unexplained.bytes + explain.parts.length;
+const attachState = attached();
+const maybeAttach: typeof attach | null = attachState.supported ? attach : null;
+const hd = new HeapDiff({ includeNative: true });
+const grew: number = hd.end({ retainers: { top: 1, samples: 1 } }).change.details.length;
+const summary: Promise<number> = summarizeHeapSnapshot(writeHeapSnapshot()).then((side) => side.nodes);
+const diff: Promise<string> = diffHeapSnapshots('a.heapsnapshot', 'b.heapsnapshot').then((d) => d.change.size);
+const stop: () => boolean = heapSnapshotOnSignal('SIGUSR2', { dir: '.' });
+const near: number = heapSnapshotNearLimit({ count: 1 }).count;
+sampling.start({ intervalBytes: 1024 });
+const profile: SamplingProfile = sampling.stop();
+const sampled: number = profile.top(1).length + profile.compareTo(profile).length + (sampling.isStarted() ? 1 : 0);
+const viaDefault: number = mw.default.sites().length;
+export { v, n, rows, p, c, f, text, rss, maybeAttach, grew, summary, diff, stop, near, sampled, viaDefault };
