@@ -72,6 +72,10 @@ test('native blocks, Buffers and JS objects each land in their part; the rest st
   // The V8 heap: 400,000 arrays of 8 doubles (about 100 B each with headers).
   const objects = [];
   for (let i = 0; i < 400000; i++) objects.push([i, i, i, i, i, i, i, i].map((x) => x + 0.5));
+  // A full GC first: what V8 holds only while it collects (marking worklists,
+  // pages being swept or evacuated) would otherwise land in the remainder,
+  // more or less of it depending on where the collector happened to be.
+  await mw.settle();
   const after = mw.explain();
 
   const nativeBytes = BLOCK * COUNT;
@@ -89,7 +93,7 @@ test('native blocks, Buffers and JS objects each land in their part; the rest st
   const otherDelta = delta(after, before, 'mallocOther');
   assert.ok(Math.abs(otherDelta) < 8 * MiB, `mallocOther moved ${otherDelta}`);
   const unexplainedDelta = delta(after, before, 'unexplained');
-  assert.ok(Math.abs(unexplainedDelta) < 8 * MiB, `unexplained moved ${unexplainedDelta}`);
+  assert.ok(Math.abs(unexplainedDelta) < 8 * MiB, `unexplained moved ${unexplainedDelta}: ${JSON.stringify(Object.fromEntries(Object.keys(after.parts).map((k) => [k, delta(after, before, k)])))}`);
   assert.equal(sum(after), after.rss);
   assert.ok(after.rss - before.rss > nativeBytes + 32 * MiB, 'RSS grew by at least what was allocated');
 
