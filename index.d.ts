@@ -747,6 +747,7 @@ export declare class SamplingProfile {
 
 /** The sampling heap profiler (Poisson sampling, mean interval 512 KiB by default). */
 export declare const sampling: {
+  /** intervalBytes: mean sampling interval (default 524288); stackDepth: frames kept a stack, 1..128 (default 64). */
   start(options?: { intervalBytes?: number; stackDepth?: number; includeCollected?: boolean }): void;
   profile(): SamplingProfile;
   stop(): SamplingProfile;
