@@ -8,7 +8,7 @@
 const binding = require('./binding.js');
 const { takeGraph, diffResult, validateRetainers } = require('./heap-snapshot.js');
 const { snapshot } = require('./snapshot.js');
-const { validateOptions, validateBoolean, typeError, codedError } = require('./validate.js');
+const { validateOptions, validateBoolean, typeError, codedError, describe } = require('./validate.js');
 
 // memwatch does not count (or walk through) objects named HeapDiff: ours.
 const SKIP = 'HeapDiff';
@@ -53,6 +53,9 @@ class HeapDiff {
    * shortest retainer path from a GC root per sample. A second end() throws.
    */
   end(options) {
+    if (this === null || typeof this !== 'object' || !(#ended in this)) {
+      throw typeError(`HeapDiff#end: this must be a HeapDiff (from new HeapDiff()) (received ${describe(this)})`, 'ERR_INVALID_THIS');
+    }
     if (this.#ended) throw codedError('attempt to end() a HeapDiff that was already ended', 'ERR_NMW_HEAPDIFF_ENDED');
     const opts = validateOptions(options, 'options');
     for (const key of Object.keys(opts)) {

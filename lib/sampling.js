@@ -7,7 +7,7 @@
 // are an unbiased estimate with a relative standard error of about
 // sqrt(intervalBytes / bytes). Guide: docs/heap-snapshots.md.
 
-const { validateOptions, validatePositiveInteger, validateBoolean, typeError, rangeError, codedError } = require('./validate.js');
+const { validateOptions, validatePositiveInteger, validateBoolean, typeError, rangeError, codedError, describe } = require('./validate.js');
 
 const DEFAULT_INTERVAL = 512 * 1024;
 // V8's inspector records at most 128 frames a sample and takes no depth
@@ -75,8 +75,15 @@ class SamplingProfile {
     Object.freeze(this);
   }
 
+  static #check(self, method) {
+    if (self === null || typeof self !== 'object' || !(#stacks in self)) {
+      throw typeError(`SamplingProfile#${method}: this must be a SamplingProfile (from sampling.profile()) (received ${describe(self)})`, 'ERR_INVALID_THIS');
+    }
+  }
+
   /** Stacks largest first: [{function, file, line, column, bytes, stack}]. */
   top(limit = 20) {
+    SamplingProfile.#check(this, 'top');
     const n = validatePositiveInteger(limit, 'limit');
     return [...this.#stacks.values()]
       .sort((a, b) => b.bytes - a.bytes)
@@ -90,6 +97,7 @@ class SamplingProfile {
    * stack leaf first), growth descending; sites that shrank come last.
    */
   compareTo(older) {
+    SamplingProfile.#check(this, 'compareTo');
     if (older === null || typeof older !== 'object' || !(#stacks in older)) {
       throw typeError('older must be a SamplingProfile (from sampling.profile())');
     }

@@ -130,3 +130,15 @@ test('options and arguments are checked', () => {
   assert.deepEqual(p.compareTo(p).filter((r) => r.growth !== 0), []);
   assert.ok(Object.isFrozen(sampling));
 });
+
+test('methods called on anything but their object: ERR_INVALID_THIS', () => {
+  const { top, compareTo } = SamplingProfile.prototype;
+  for (const self of [undefined, null, 1, {}, Object.create(SamplingProfile.prototype)]) {
+    assert.throws(() => top.call(self), { name: 'TypeError', code: 'ERR_INVALID_THIS', message: /^SamplingProfile#top: this must be a SamplingProfile/ });
+    assert.throws(() => compareTo.call(self, self), { name: 'TypeError', code: 'ERR_INVALID_THIS', message: /^SamplingProfile#compareTo: this must be a SamplingProfile/ });
+  }
+  const { end } = mw.HeapDiff.prototype;
+  for (const self of [undefined, null, 'x', {}, Object.create(mw.HeapDiff.prototype)]) {
+    assert.throws(() => end.call(self), { name: 'TypeError', code: 'ERR_INVALID_THIS', message: /^HeapDiff#end: this must be a HeapDiff/ });
+  }
+});
