@@ -26,3 +26,19 @@ const fin = finalizers();
 const live = finalizers.live({ olderThanMs: 0 });
 const text: string = format(s) + table(snap.compareTo(snapshot())) + format(fin) + mw.format(live, { limit: 3 });
 export { v, n, rows, p, c, f, text };
+
+// Heap diffs and snapshots (issue 10).
+import { HeapDiff, summarizeHeapSnapshot, diffHeapSnapshots, writeHeapSnapshot, heapSnapshotOnSignal, heapSnapshotNearLimit, sampling, SamplingProfile } from 'native-memwatch';
+const hd = new HeapDiff({ includeNative: true });
+const hdr = hd.end({ retainers: { top: 1, samples: 1 } });
+const hdBytes: number = hdr.change.size_bytes + hdr.before.nodes + (hdr.change.details[0]?.retainers?.[0]?.path?.length ?? 0);
+const file: string = writeHeapSnapshot();
+const summary = summarizeHeapSnapshot(file).then((x) => x.details.length);
+const fileDiff = diffHeapSnapshots(file, file).then((x) => x.change.allocated_nodes);
+const removeSignal = heapSnapshotOnSignal('SIGUSR2', { dir: '.' });
+removeSignal();
+const near: string = heapSnapshotNearLimit({ count: 1 }).dir;
+sampling.start({ intervalBytes: 65536 });
+const prof: SamplingProfile = sampling.profile();
+const grown = sampling.stop().compareTo(prof).slice(0, 1);
+export { hdBytes, summary, fileDiff, near, grown };
