@@ -694,7 +694,39 @@ export interface HeapDiffDetail {
   /** Heap snapshot node ids of a sample of the allocated objects (with retainers). */
   sampleIds?: number[];
   /** One shortest retainer path from a GC root per sample (top growing rows only). */
-  retainers?: string[];
+  retainers?: HeapRetainer[];
+}
+
+/** A step of a retainer path: the root first, the sampled object last. */
+export interface HeapPathStep {
+  id: number;
+  type: string;
+  /** The class (objects) or name (other nodes). */
+  what?: string;
+  name?: string;
+  /** The edge from the previous step: a property name or an element index. */
+  edge?: string | number;
+  edgeType?: string;
+}
+
+export interface HeapRetainer {
+  id: number;
+  /** null when no path from a GC root reaches the sample. */
+  path: HeapPathStep[] | null;
+  /** "(root) @1 ... -> Foo @123". */
+  text: string | null;
+}
+
+/** mw.summarizeHeapSnapshot's result. */
+export interface HeapSnapshotSummary {
+  nodes: number;
+  /** The file's mtime. */
+  time: Date;
+  size_bytes: number;
+  size: string;
+  reachable_nodes: number;
+  /** Largest first. */
+  details: { what: string; count: number; size_bytes: number; size: string }[];
 }
 
 export interface HeapDiffResult {
@@ -724,7 +756,7 @@ export declare class HeapDiff {
 }
 
 /** Summarizes a .heapsnapshot file of any size (streamed; the JSON is never held). */
-export declare function summarizeHeapSnapshot(path: string): Promise<HeapDiffSide>;
+export declare function summarizeHeapSnapshot(path: string): Promise<HeapSnapshotSummary>;
 /** Diffs two .heapsnapshot files of one isolate, in HeapDiff's shape. */
 export declare function diffHeapSnapshots(pathA: string, pathB: string, options?: HeapDiffEndOptions): Promise<HeapDiffResult>;
 /** Writes a heap snapshot (default name with pid, thread id and time) and returns its absolute path. */
@@ -735,7 +767,7 @@ export declare function heapSnapshotOnSignal(
   options?: { dir?: string; onSnapshot?: (err: Error | null, path?: string) => void },
 ): () => boolean;
 /** Asks V8 for up to options.count snapshots when the heap nears its limit (no command-line flag needed). */
-export declare function heapSnapshotNearLimit(options?: { dir?: string; count?: number }): { dir: string; count: number };
+export declare function heapSnapshotNearLimit(options?: { dir?: string; count?: number }): { dir: string; count: number; thread: 'main' | number };
 
 /** A JS allocation site of a sampling profile. */
 export interface SampledSite {
@@ -760,6 +792,7 @@ export declare class SamplingProfile {
 
 /** The sampling heap profiler (Poisson sampling, mean interval 512 KiB by default). */
 export declare const sampling: {
+  /** intervalBytes: mean sampling interval (default 524288); stackDepth: frames kept a stack, 1..128 (default 64). */
   start(options?: { intervalBytes?: number; stackDepth?: number; includeCollected?: boolean }): void;
   profile(): SamplingProfile;
   stop(): SamplingProfile;

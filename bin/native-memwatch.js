@@ -17,6 +17,8 @@ run options:
   --duration S     stop the app (SIGTERM) after S seconds
   --out PATH       report path without extension (default ./native-memwatch-report-<pid>)
   --attach         account other addons' memory too (mw.attach())
+  --heap           diff the JS heap from start to exit: top constructors in the
+                   report (two heap snapshots: costs time and memory at exit)
   --quiet          no progress or status on stderr
 
 report options:
@@ -34,7 +36,7 @@ function number(value, name, min) {
 }
 
 function parseRun(args) {
-  const opts = { interval: 100, duration: null, out: null, attach: false, quiet: false };
+  const opts = { interval: 100, duration: null, out: null, attach: false, heap: false, quiet: false };
   let i = 0;
   for (; i < args.length; i++) {
     const a = args[i];
@@ -51,6 +53,7 @@ function parseRun(args) {
       opts.out = value();
       if (!opts.out) throw new UsageError('--out needs a path');
     } else if (key === '--attach') opts.attach = true;
+    else if (key === '--heap') opts.heap = true;
     else if (key === '--quiet') opts.quiet = true;
     else throw new UsageError(`unknown option ${key}`);
   }

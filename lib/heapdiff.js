@@ -8,7 +8,7 @@
 const binding = require('./binding.js');
 const { takeGraph, diffResult, validateRetainers } = require('./heap-snapshot.js');
 const { snapshot } = require('./snapshot.js');
-const { validateOptions, validateBoolean, typeError, codedError } = require('./validate.js');
+const { validateOptions, validateBoolean, typeError, codedError, describe } = require('./validate.js');
 
 // memwatch does not count (or walk through) objects named HeapDiff: ours.
 const SKIP = 'HeapDiff';
@@ -54,7 +54,7 @@ class HeapDiff {
    */
   end(options) {
     if (this === null || typeof this !== 'object' || !(#ended in this)) {
-      throw typeError('this must be a HeapDiff (from new HeapDiff())', 'ERR_INVALID_THIS');
+      throw typeError(`HeapDiff#end: this must be a HeapDiff (from new HeapDiff()) (received ${describe(this)})`, 'ERR_INVALID_THIS');
     }
     if (this.#ended) throw codedError('attempt to end() a HeapDiff that was already ended', 'ERR_NMW_HEAPDIFF_ENDED');
     const opts = validateOptions(options, 'options');

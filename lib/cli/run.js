@@ -29,6 +29,7 @@ function assemble(messages, { command, exit, startTime, endTime }) {
   const leaks = messages.filter((m) => m.type === 'leak').map(({ t, info }) => ({ t, info }));
   const end = messages.find((m) => m.type === 'end') || null;
   const exitReport = (messages.find((m) => m.type === 'exitReport') || {}).report || null;
+  const heap = end && end.heap ? end.heap : null;
   const report = {
     format: 'native-memwatch-report',
     version: 1,
@@ -45,7 +46,9 @@ function assemble(messages, { command, exit, startTime, endTime }) {
     samples: unique,
     gc,
     leaks,
-    constructors: null,
+    // --heap: the JS heap's change from start to exit, by constructor.
+    constructors: heap && heap.constructors ? heap.constructors : null,
+    heap: heap ? { before: heap.before, after: heap.after, startMs: heap.startMs, endMs: heap.endMs, error: heap.error } : null,
     end: end ? { how: end.how, explain: end.explain, tags: end.tags, sites: end.sites, finalizers: end.finalizers, misuse: end.misuse, addons: end.addons } : null,
     exitReport,
   };
@@ -66,7 +69,7 @@ function writeReport(report, outBase) {
  * Runs argv (['node', 'app.js', ...] or ['app.js', ...]). Resolves to the exit
  * code the CLI should end with.
  */
-function run(argv, { interval = 100, duration = null, out = null, attach = false, quiet = false, log = (s) => process.stderr.write(s) }) {
+function run(argv, { interval = 100, duration = null, out = null, attach = false, heap = false, quiet = false, log = (s) => process.stderr.write(s) }) {
   let cmd = argv[0];
   let args = argv.slice(1);
   const isNode = cmd === 'node' || cmd === process.execPath || /(^|\/)node(\.exe)?$/.test(cmd);
@@ -79,6 +82,7 @@ function run(argv, { interval = 100, duration = null, out = null, attach = false
   const env = { ...process.env, NATIVE_MEMWATCH_FD: '3', NATIVE_MEMWATCH_INTERVAL: String(interval) };
   if (duration !== null) env.NATIVE_MEMWATCH_DURATION = '1';
   if (attach) env.NATIVE_MEMWATCH_ATTACH = '1';
+  if (heap) env.NATIVE_MEMWATCH_HEAP = '1';
   const startTime = Date.now();
   const child = spawn(cmd, ['-r', PRELOAD, ...args], { stdio: ['inherit', 'inherit', 'inherit', 'pipe'], env });
   const messages = [];

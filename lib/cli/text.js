@@ -34,6 +34,13 @@ function renderText(report) {
     out.push('', 'top sites (live at exit):');
     for (const s of end.sites.slice(0, 5)) out.push(`  ${(s.file ? `${s.file}:${s.line}` : '(no site)').padEnd(36)} ${s.tag.padEnd(20)} ${formatBytes(s.currBytes).padStart(10)} in ${s.currBlocks} blocks`);
   }
+  if (report.constructors) {
+    out.push('', 'top constructors (JS heap, start to exit; --heap):');
+    if (report.constructors.length === 0) out.push('  no change');
+    for (const c of report.constructors.slice(0, 10)) out.push(`  ${c.name.padEnd(36)} ${`${c.count >= 0 ? '+' : ''}${c.count}`.padStart(10)}  ${formatBytes(c.bytes).padStart(10)}  (${c.allocated} new, ${c.freed} freed)`);
+  } else if (report.heap && report.heap.error) {
+    out.push('', `top constructors: ${report.heap.error}`);
+  }
   const fin = report.exitReport;
   if (fin) {
     out.push('', `finalizers at exit (NATIVE_MEMWATCH_EXIT_REPORT): ${fin.neverRun ? fin.neverRun.count : 0} never ran (${fin.exit || fin.phase || ''})`);

@@ -126,11 +126,60 @@ test('usage errors exit with 2 and say what is wrong', async () => {
   r = await cli(['report', path.join(APPS, 'clean.js')]);
   assert.equal(r.code, 2);
   assert.match(r.stderr, /is not a native-memwatch report|cannot read/);
-  if (typeof require('../../').attach !== 'function') {
-    r = await cli(['run', '--attach', 'app.js']);
-    assert.equal(r.code, 2);
-    assert.match(r.stderr, /^native-memwatch: --attach needs mw\.attach\(\), which this version of native-memwatch does not have\n/);
-  }
+});
+
+test('run --attach: the app runs with mw.attach(), and the report has its addons', async () => {
+  // mw.attach() is present in this build (issue 12): the real path, not the usage error.
+  assert.equal(typeof require('../../').attach, 'function');
+  const out = path.join(tmp, 'attached');
+  const r = await cli(['run', '--attach', '--interval', '20', '--out', out, path.join(APPS, 'clean.js')]);
+  assert.equal(r.code, 0, r.stderr);
+  const report = readJson(`${out}.json`);
+  assert.equal(report.features.attach, true);
+  const addon = report.end.addons['native-memwatch/consumer.node'];
+  assert.ok(addon, `addons: ${Object.keys(report.end.addons || {})}`);
+  assert.equal(addon.path, FIXTURE);
+  assert.equal(addon.currBytes + addon.bytesFreed, addon.bytesAllocated);
+  // The tag the app allocates under is unchanged by attaching; the addon's
+  // own libc calls have a tag named after it.
+  const own = report.end.tags.find((t) => t.name === 'cli.clean');
+  assert.deepEqual([own.allocs, own.frees, own.currBytes], [512 * ROUNDS, 512 * ROUNDS, 0]);
+  assert.ok(report.end.tags.some((t) => t.name === 'native-memwatch/consumer.node'));
+  // Without --attach, no addon is accounted.
+  assert.deepEqual(clean.end.addons, {});
+});
+
+test('run --heap: the report\'s constructors are the heap diff from start to exit', async () => {
+  const out = path.join(tmp, 'heap');
+  const r = await cli(['run', '--heap', '--interval', '20', '--out', out, path.join(APPS, 'heap.js')], { FOOS: '1234' });
+  assert.equal(r.code, 0, r.stderr);
+  const report = readJson(`${out}.json`);
+  // Exactly the 1234 retained Foos are new; the 5000 Bars made and dropped are in neither snapshot.
+  const foo = report.constructors.find((c) => c.name === 'Foo');
+  assert.deepEqual(Object.keys(foo), ['name', 'count', 'bytes', 'allocated', 'freed']);
+  assert.equal(foo.count, 1234);
+  assert.equal(foo.allocated, 1234);
+  assert.equal(foo.freed, 0);
+  assert.ok(foo.bytes > 0 && foo.bytes % 1234 === 0, `${foo.bytes} bytes`);
+  assert.equal(report.constructors.find((c) => c.name === 'Bar'), undefined);
+  for (let i = 1; i < report.constructors.length; i++) assert.ok(report.constructors[i - 1].bytes >= report.constructors[i].bytes);
+  assert.ok(report.constructors.length <= 50);
+  assert.deepEqual(Object.keys(report.heap), ['before', 'after', 'startMs', 'endMs', 'error']);
+  assert.equal(report.heap.error, null);
+  assert.ok(report.heap.after.nodes > report.heap.before.nodes);
+  assert.equal(typeof report.heap.startMs, 'number');
+  assert.equal(typeof report.heap.endMs, 'number');
+  // Without --heap: not recorded.
+  assert.equal(leaky.constructors, null);
+  assert.equal(leaky.heap, null);
+  // report --text lists them; the HTML's table has the row.
+  const text = await cli(['report', '--text', `${out}.json`]);
+  assert.equal(text.code, 0, text.stderr);
+  const lines = text.stdout.split('\n');
+  assert.ok(lines.includes('top constructors (JS heap, start to exit; --heap):'), text.stdout);
+  assert.ok(lines.some((l) => /^ {2}Foo {33} +\+1234 +[\d.]+ KB {2}\(1234 new, 0 freed\)$/.test(l)), text.stdout);
+  const html = fs.readFileSync(`${out}.html`, 'utf8');
+  assert.match(html, /<h2>Top constructors \(JS heap\)<\/h2><table[^>]*>.*?<td>Foo<\/td><td class="num">1234<\/td>/s);
 });
 
 test('--duration stops the app with SIGTERM and still writes the report', async () => {

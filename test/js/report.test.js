@@ -78,3 +78,26 @@ test('HTML: at most MAX_POINTS points a series, escaped text, no script', () => 
   }
   assert.equal(MAX_POINTS, 600);
 });
+
+test('constructors (run --heap): listed by report --text and in the HTML table; absent without', () => {
+  const { renderText } = require('../../lib/cli/text.js');
+  const r = report(10, () => ({ a: MiB }), {
+    constructors: [
+      { name: 'Foo', count: 1234, bytes: 39488, allocated: 1234, freed: 0 },
+      { name: 'system / Context', count: -2, bytes: -136, allocated: 2, freed: 4 },
+    ],
+    heap: { before: { nodes: 10, size_bytes: 100 }, after: { nodes: 20, size_bytes: 200 }, startMs: 1, endMs: 2, error: null },
+  });
+  r.verdict = verdict(r);
+  const lines = renderText(r).split('\n');
+  const at = lines.indexOf('top constructors (JS heap, start to exit; --heap):');
+  assert.ok(at > 0, lines.join('\n'));
+  assert.equal(lines[at + 1], `  ${'Foo'.padEnd(36)} ${'+1234'.padStart(10)}  ${'39 KB'.padStart(10)}  (1234 new, 0 freed)`);
+  assert.match(lines[at + 2], /^ {2}system \/ Context +-2 +\S+ B {2}\(2 new, 4 freed\)$/);
+  const html = renderHtml(r);
+  assert.match(html, /<h2>Top constructors \(JS heap\)<\/h2><table[^>]*>.*?<td>Foo<\/td><td class="num">1234<\/td>/s);
+  const none = report(10, () => ({ a: MiB }), { constructors: null, heap: { error: 'heap snapshot at exit failed: x' } });
+  none.verdict = verdict(none);
+  assert.ok(renderText(none).includes('\ntop constructors: heap snapshot at exit failed: x\n'));
+  assert.match(renderHtml(none), /Not recorded in this run/);
+});

@@ -5,8 +5,7 @@ import mw = require('native-memwatch');
 import {
   version, abiVersion, include, include_dir, tag, tags, setLimit, stats, sites, snapshot, resetPeak,
   region, gc, settle, configure, flushExternal, setExternal, finalizers, Snapshot, Region, format, table,
-  valgrindSuppressions, explain, attach, attached, HeapDiff, summarizeHeapSnapshot, diffHeapSnapshots,
-  writeHeapSnapshot, heapSnapshotOnSignal, heapSnapshotNearLimit, SamplingProfile, sampling,
+  valgrindSuppressions,
 } from 'native-memwatch';
 
 const v: string = version + include + include_dir + valgrindSuppressions;
@@ -26,17 +25,27 @@ const f: number = flushExternal();
 const fin = finalizers();
 const live = finalizers.live({ olderThanMs: 0 });
 const text: string = format(s) + table(snap.compareTo(snapshot())) + format(fin) + mw.format(live, { limit: 3 });
+export { v, n, rows, p, c, f, text };
+
+// Heap diffs and snapshots (issue 10).
+import { HeapDiff, summarizeHeapSnapshot, diffHeapSnapshots, writeHeapSnapshot, heapSnapshotOnSignal, heapSnapshotNearLimit, sampling, SamplingProfile } from 'native-memwatch';
+const hd = new HeapDiff({ includeNative: true });
+const hdr = hd.end({ retainers: { top: 1, samples: 1 } });
+const hdBytes: number = hdr.change.size_bytes + hdr.before.nodes + (hdr.change.details[0]?.retainers?.[0]?.path?.length ?? 0);
+const file: string = writeHeapSnapshot();
+const summary = summarizeHeapSnapshot(file).then((x) => x.details.length);
+const fileDiff = diffHeapSnapshots(file, file).then((x) => x.change.allocated_nodes);
+const removeSignal = heapSnapshotOnSignal('SIGUSR2', { dir: '.' });
+removeSignal();
+const near: string = heapSnapshotNearLimit({ count: 1 }).dir;
+sampling.start({ intervalBytes: 65536 });
+const prof: SamplingProfile = sampling.profile();
+const grown = sampling.stop().compareTo(prof).slice(0, 1);
+export { hdBytes, summary, fileDiff, near, grown };
+// Process memory explained (issue 13) and attach (issue 12).
+import { explain, attach, attached } from 'native-memwatch';
 const rss: number = explain().rss + explain().parts.unexplained.bytes + explain.parts.length;
 const attachState = attached();
 const maybeAttach: typeof attach | null = attachState.supported ? attach : null;
-const hd = new HeapDiff({ includeNative: true });
-const grew: number = hd.end({ retainers: { top: 1, samples: 1 } }).change.details.length;
-const summary: Promise<number> = summarizeHeapSnapshot(writeHeapSnapshot()).then((side) => side.nodes);
-const diff: Promise<string> = diffHeapSnapshots('a.heapsnapshot', 'b.heapsnapshot').then((d) => d.change.size);
-const stop: () => boolean = heapSnapshotOnSignal('SIGUSR2', { dir: '.' });
-const near: number = heapSnapshotNearLimit({ count: 1 }).count;
-sampling.start({ intervalBytes: 1024 });
-const profile: SamplingProfile = sampling.stop();
-const sampled: number = profile.top(1).length + profile.compareTo(profile).length + (sampling.isStarted() ? 1 : 0);
-const viaDefault: number = mw.default.sites().length;
-export { v, n, rows, p, c, f, text, rss, maybeAttach, grew, summary, diff, stop, near, sampled, viaDefault };
+const viaDefault: number = mw.default.sites().length + mw.default.explain().rss;
+export { rss, maybeAttach, viaDefault };
