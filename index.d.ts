@@ -44,8 +44,10 @@ export interface Overhead {
   blockBytes: number;
   /** The tracker's own tables and counter pages, in bytes. */
   metadataBytes: number;
-  /** blockBytes + metadataBytes. */
+  /** blockBytes + metadataBytes + cacheBytes. */
   totalBytes: number;
+  /** Freed blocks the threads' caches keep for reuse (bytes asked of libc). */
+  cacheBytes: number;
 }
 
 export interface MisuseCounts {

@@ -54,7 +54,7 @@ extern int mincore(void *__start, size_t __len, unsigned char *__vec) NMW__THROW
 extern "C" {
 #endif
 
-/* The ABI version: the layout of nmw_api_t and nmw_block_header_t. A provider
+/* The ABI version: the layout of nmw_api_t and of plain blocks. A provider
  * with another abi_version is refused; newer providers of the same version may
  * only append to the table, which the size field shows. */
 #define NMW_ABI_VERSION 1
@@ -101,10 +101,13 @@ typedef struct nmw_site {
 #define NMW_SITE() ((nmw_site_t *)0) /* no statement expressions: no per-site records */
 #endif
 
-/* Every block starts with this header, 32 bytes before the pointer returned to
- * the caller, and is followed by an 8-byte canary. Blocks made by the fallback
- * (native-memwatch not loaded) have the same layout with a "plain" check word, so
- * the tracker frees them correctly once it is loaded. */
+/* The layout of a "plain" block, made by the fallback below (native-memwatch not
+ * loaded): this header 32 bytes before the pointer returned to the caller, then
+ * the caller's bytes and an 8-byte canary. The tracker recognises plain blocks by
+ * their check word and frees them correctly once it is loaded. Its own blocks
+ * have a smaller layout of their own (docs/c-api.md: block layout), with their
+ * check word in the same place, right before the block, and never "plain"; no
+ * code in this header reads them. */
 typedef struct nmw_block_header {
   uint64_t size;   /* bytes asked for */
   uint32_t slot;   /* implementation: the (site, tag) counter slot */

@@ -77,6 +77,48 @@ static napi_value run(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/* hold(tracked, size, count): allocates count blocks and keeps them; release()
+ * frees them. For the memory row (RSS of live blocks). */
+static void **held;
+static size_t held_count;
+static int held_tracked;
+
+static napi_value hold(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  bool tracked;
+  int64_t size, count;
+  napi_get_value_bool(env, argv[0], &tracked);
+  napi_get_value_int64(env, argv[1], &size);
+  napi_get_value_int64(env, argv[2], &count);
+  nmw_tag_t tag = nmw_tag("bench.alloc");
+  held = malloc((size_t)count * sizeof *held);
+  held_count = (size_t)count;
+  held_tracked = tracked;
+  for (size_t i = 0; i < held_count; i++) {
+    held[i] = tracked ? nmw_malloc((size_t)size, tag) : malloc((size_t)size);
+    ((volatile char *)held[i])[0] = 1;
+  }
+  return NULL;
+}
+
+static napi_value release(napi_env env, napi_callback_info info) {
+  (void)env;
+  (void)info;
+  nmw_tag_t tag = nmw_tag("bench.alloc");
+  for (size_t i = 0; i < held_count; i++) {
+    if (held_tracked)
+      nmw_free(held[i], tag);
+    else
+      free(held[i]);
+  }
+  free(held);
+  held = NULL;
+  held_count = 0;
+  return NULL;
+}
+
 static napi_value import_status(napi_env env, napi_callback_info info) {
   (void)info;
   napi_value result;
@@ -88,7 +130,9 @@ NAPI_MODULE_INIT() {
   napi_property_descriptor props[] = {
       {"run", NULL, run, NULL, NULL, NULL, napi_default, NULL},
       {"importStatus", NULL, import_status, NULL, NULL, NULL, napi_default, NULL},
+      {"hold", NULL, hold, NULL, NULL, NULL, napi_default, NULL},
+      {"release", NULL, release, NULL, NULL, NULL, napi_default, NULL},
   };
-  napi_define_properties(env, exports, 2, props);
+  napi_define_properties(env, exports, 4, props);
   return exports;
 }

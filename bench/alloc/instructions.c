@@ -11,6 +11,7 @@
  * Each function below runs ROUNDS rounds of 32 pairs: divide its inclusive count
  * by ROUNDS * 32.
  */
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "../../src/core/core.h"
@@ -38,11 +39,26 @@ __attribute__((noinline)) static void ours_pairs(size_t rounds) {
   }
 }
 
+/* The placement rule's slow path: every size up to 4 KiB in rounds of 32, as in
+ * the study's bad layouts; prints the share of allocations that took it. */
+static void placement_pairs(void) {
+  void *b[BATCH];
+  uint64_t before = nmw_core_cache_rejects(), pairs = 0;
+  for (size_t size = 0; size <= 4096; size += 8)
+    for (int r = 0; r < 20; r++) {
+      for (int i = 0; i < BATCH; i++) b[i] = nmw_core_malloc(size, tag, NMW_SITE());
+      for (int i = BATCH - 1; i >= 0; i--) nmw_core_free(b[i], tag, NMW_SITE());
+      pairs += BATCH;
+    }
+  printf("placement_slow_fraction %.6f\n", (double)(nmw_core_cache_rejects() - before) / (double)pairs);
+}
+
 int main(void) {
   nmw_core_tag_register("bench.instructions", 0, &tag);
   glibc_pairs(10); /* warm both: first-use paths are not what is measured */
   ours_pairs(10);
   glibc_pairs(ROUNDS);
   ours_pairs(ROUNDS);
+  placement_pairs();
   return 0;
 }

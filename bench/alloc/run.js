@@ -6,9 +6,18 @@
 // threads, in one process. Each measurement alternates the two allocators over
 // several trials and keeps the median. Ends with one JSON line.
 //
+// Also, when valgrind is there, callgrind's instructions per 64 B pair (ours /
+// glibc, the core linked directly: bench/alloc/instructions.c) and the share of
+// allocations that took the placement rule's slow path over every size up to
+// 4 KiB; and the memory row: RSS of 1,000,000 live 64 B blocks, ours / glibc,
+// each measured in a fresh child process.
+//
 //   node bench/alloc/run.js [--pairs N] [--trials N]
 
 const path = require('node:path');
+const fs = require('node:fs');
+const os = require('node:os');
+const { execFileSync, spawnSync } = require('node:child_process');
 const mw = require('../..'); // load native-memwatch first: it publishes the table
 const { buildAddon } = require('../../scripts/install.js');
 
@@ -18,10 +27,27 @@ const opt = (name, dflt) => {
   return i >= 0 ? Number(args[i + 1]) : dflt;
 };
 const PAIRS = opt('--pairs', 2_000_000);
+const RSS_BLOCKS = 1_000_000;
 const TRIALS = opt('--trials', 7);
 
 buildAddon(__dirname, { quiet: true });
-const bench = require(path.join(__dirname, 'build', 'Release', 'bench_alloc.node'));
+const BINARY = path.join(__dirname, 'build', 'Release', 'bench_alloc.node');
+
+// The memory row's child: node run.js --rss-child <tracked 0|1>
+if (args[0] === '--rss-child') {
+  require(BINARY).importStatus();
+  const b = require(BINARY);
+  const tracked = args[1] === '1';
+  global.gc?.();
+  const before = process.memoryUsage().rss;
+  b.hold(tracked, 64, RSS_BLOCKS);
+  const after = process.memoryUsage().rss;
+  b.release();
+  console.log(JSON.stringify({ rss: after - before }));
+  process.exit(0);
+}
+
+const bench = require(BINARY);
 const status = bench.importStatus();
 if (status !== 0) throw new Error(`nmw_import returned ${status}: the table was not found`);
 
@@ -54,7 +80,50 @@ console.log('size     threads  glibc ns/pair  ours ns/pair  ratio');
 for (const r of rows) {
   console.log(`${label(r.size).padEnd(9)}${String(r.threads).padEnd(9)}${r.glibc.toFixed(2).padStart(13)}${r.ours.toFixed(2).padStart(14)}${r.ratio.toFixed(3).padStart(7)}`);
 }
+// Memory: RSS growth of 1,000,000 live 64 B blocks, median of 3 fresh children each.
+function rssOf(tracked) {
+  const out = execFileSync(process.execPath, [__filename, '--rss-child', tracked ? '1' : '0'], { encoding: 'utf8' });
+  return JSON.parse(out.trim().split('\n').pop()).rss;
+}
+const rssGlibc = [];
+const rssOurs = [];
+for (let t = 0; t < 3; t++) {
+  rssGlibc.push(rssOf(false));
+  rssOurs.push(rssOf(true));
+}
+const ratioRss = median(rssOurs) / median(rssGlibc);
+console.log(`RSS of ${RSS_BLOCKS} live 64 B blocks: glibc ${(median(rssGlibc) / 1048576).toFixed(1)} MiB, ours ${(median(rssOurs) / 1048576).toFixed(1)} MiB, ratio ${ratioRss.toFixed(3)}`);
+
+// Instructions (callgrind), when valgrind is installed.
+let instr = null;
+if (spawnSync('valgrind', ['--version']).status === 0) {
+  const root = path.join(__dirname, '..', '..');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nmw-instr-'));
+  const exe = path.join(dir, 'instructions');
+  const core = fs.readdirSync(path.join(root, 'src/core')).filter((f) => f.endsWith('.c')).map((f) => path.join(root, 'src/core', f));
+  execFileSync('gcc', ['-std=c11', '-D_GNU_SOURCE', '-O2', '-g', path.join(__dirname, 'instructions.c'), ...core, '-luv', '-pthread', '-o', exe]);
+  const cg = path.join(dir, 'cg.out');
+  const run = spawnSync('valgrind', ['--tool=callgrind', `--callgrind-out-file=${cg}`, exe], { encoding: 'utf8' });
+  const slow = /placement_slow_fraction ([0-9.]+)/.exec(run.stdout);
+  const annotate = execFileSync('callgrind_annotate', ['--inclusive=yes', cg], { encoding: 'utf8' });
+  // The measured calls: "=> ...:glibc_pairs (1x)" lines; the larger count of each is the ROUNDS run.
+  const count = (name) => Math.max(...[...annotate.matchAll(new RegExp(`([0-9,]+) \\([^)]*\\)\\s+=> [^\\n]*:${name} \\(1x\\)`, 'g'))].map((m) => Number(m[1].replace(/,/g, ''))));
+  const pairs = 3000 * 32;
+  instr = { glibc: count('glibc_pairs') / pairs, ours: count('ours_pairs') / pairs, slow: slow ? Number(slow[1]) : null };
+  fs.rmSync(dir, { recursive: true, force: true });
+  console.log(`callgrind, 64 B pair: glibc ${instr.glibc.toFixed(1)} instructions, ours ${instr.ours.toFixed(1)}, ratio ${(instr.ours / instr.glibc).toFixed(3)}; placement slow path: ${instr.slow} of allocations (every size to 4 KiB)`);
+}
+
 const at = (size, threads) => rows.find((r) => r.size === size && r.threads === threads).ratio;
 const stats = mw.stats();
 if (stats.tags['bench.alloc'].currBlocks !== 0) throw new Error('the benchmark leaked blocks');
-console.log(JSON.stringify({ ratio_64B_1t: Number(at(64, 1).toFixed(3)), ratio_64B_2t: Number(at(64, 2).toFixed(3)) }));
+const summary = {};
+for (const r of rows) summary[`ratio_${label(r.size).replace(' ', '')}_${r.threads}t`] = Number(r.ratio.toFixed(3));
+summary.ratio_rss_64B = Number(ratioRss.toFixed(3));
+if (instr) {
+  summary.instr_ratio_64B = Number((instr.ours / instr.glibc).toFixed(3));
+  summary.instr_64B_ours = Number(instr.ours.toFixed(1));
+  summary.instr_64B_glibc = Number(instr.glibc.toFixed(1));
+  summary.placement_slow_fraction = instr.slow;
+}
+console.log(JSON.stringify(summary));

@@ -230,7 +230,7 @@ fail:
   return NULL;
 }
 
-/* overhead() -> {blockBytes, metadataBytes, totalBytes} */
+/* overhead() -> {blockBytes, metadataBytes, totalBytes, cacheBytes} */
 static napi_value nmw__js_overhead(napi_env env, napi_callback_info info) {
   (void)info;
   nmw_overhead_t o;
@@ -239,7 +239,8 @@ static napi_value nmw__js_overhead(napi_env env, napi_callback_info info) {
   NMW_CALL(env, napi_create_object(env, &result));
   if (!nmw__set_double(env, result, "blockBytes", (double)o.block_bytes) ||
       !nmw__set_double(env, result, "metadataBytes", (double)o.metadata_bytes) ||
-      !nmw__set_double(env, result, "totalBytes", (double)o.total_bytes))
+      !nmw__set_double(env, result, "totalBytes", (double)o.total_bytes) ||
+      !nmw__set_double(env, result, "cacheBytes", (double)o.cache_bytes))
     return NULL;
   return result;
 }

@@ -2,13 +2,17 @@
  * alloc.c: the tracked twins of malloc, calloc, realloc, free, strdup and
  * aligned_alloc.
  *
- * A block is [padding][header 32 B][user bytes][canary 8 B]. The header names the
- * (site, tag) slot to credit when the block is freed, whichever thread frees it,
- * and carries a check word derived from the block's address: LIVE while the block
- * is allocated, DEAD once freed, PLAIN for blocks made by the public header's
- * fallback. The check word sits at the end of the header, which glibc's tcache
- * leaves alone when the chunk is freed, so a second free right after the first
- * is still recognised.
+ * A block is [prefix 8 B, aligned/external blocks only][header 16 B][user bytes]
+ * [canary 8 B] (internal.h). The header names the (site, tag) slot to credit when
+ * the block is freed, whichever thread frees it, and carries a check word derived
+ * from the block's address and its flags: LIVE while allocated, DEAD once freed.
+ * Plain blocks made by the public header's fallback (ABI 1) keep their own 32-byte
+ * header with a PLAIN check word in the same place, right before the block.
+ *
+ * malloc and free have one leaf fast path each: a block of up to 1 KiB of a plain
+ * tag, taken from / given to the thread's cache of freed blocks. Everything rare
+ * (a cache miss, limits, external tags, aligned blocks, misuse, the first use of a
+ * site, a fold for peaks) leaves through one out-of-line call.
  */
 #include "internal.h"
 
@@ -17,48 +21,64 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define NMW_OVERHEAD (NMW_HEADER_SIZE + NMW_CANARY_SIZE)
 #define NMW_ALIGN_MAX (1u << 20)
 
 typedef enum block_state { BLOCK_LIVE, BLOCK_DEAD, BLOCK_PLAIN, BLOCK_FOREIGN } block_state_t;
 
-static inline nmw_block_header_t *header(void *user) {
-  return (nmw_block_header_t *)((unsigned char *)user - NMW_HEADER_SIZE);
+#define OWNER_OF_THREAD UINT32_MAX
+
+static inline nmw_hdr_t *hdr(const void *user) {
+  return (nmw_hdr_t *)((uintptr_t)user - NMW_HDR);
+}
+static inline uint64_t *prefix_of(const void *user) {
+  return (uint64_t *)((uintptr_t)user - NMW_HDR - 8);
+}
+static inline uint64_t blk_size(const nmw_hdr_t *h) { return h->word & NMW_SIZE_MASK; }
+static inline uint32_t blk_slot(const nmw_hdr_t *h) { return (uint32_t)(h->word >> 48); }
+static inline nmw_tag_t blk_tag(const nmw_hdr_t *h) { return nmw__slot_tag[blk_slot(h)]; }
+static inline bool page_start(uintptr_t u) { return (u & 4095u) == 0; }
+
+static inline void write_canary(void *user, uint64_t size, uint64_t check) {
+  uint64_t c = check ^ NMW_CANARY_XOR;
+  memcpy((unsigned char *)user + size, &c, sizeof c);
 }
 
-static inline uint64_t canary_of(const nmw_block_header_t *h) { return h->check ^ NMW_CANARY_XOR; }
-
-static inline void write_canary(nmw_block_header_t *h, void *user) {
-  uint64_t c = canary_of(h);
-  memcpy((unsigned char *)user + h->size, &c, sizeof c);
-}
-
-static inline bool canary_intact(const nmw_block_header_t *h, const void *user) {
+static inline bool canary_intact(const void *user, uint64_t size, uint64_t check) {
   uint64_t c;
-  memcpy(&c, (const unsigned char *)user + h->size, sizeof c);
-  return c == canary_of(h);
+  memcpy(&c, (const unsigned char *)user + size, sizeof c);
+  return c == (check ^ NMW_CANARY_XOR);
 }
 
-/* Aligned blocks carry log2(alignment) in the upper byte of the header flags. */
-static inline uint16_t aligned_flags(size_t alignment) {
-  uint16_t log2 = 0;
-  while (((size_t)1 << log2) < alignment) log2++;
-  return (uint16_t)(NMW_BLOCK_ALIGNED | (log2 << 8));
+/* Reads the word before a pointer that may be foreign (hence no sanitizer). */
+static inline NMW__NO_ASAN uint64_t read_before(uintptr_t p) {
+  NMW__LAUNDER(p);
+  return *(const uint64_t *)(p - 8);
 }
 
-/* Extra bytes a block took beyond header, data and canary. */
-static inline size_t padding_of(const nmw_block_header_t *h) {
-  return ((h->flags & NMW_BLOCK_ALIGNED) ? (size_t)1 << (h->flags >> 8) : 0) +
-         ((h->flags & NMW_BLOCK_SLACK) ? 32 : 0);
-}
-
-NMW_INLINE block_state_t classify(const void *user) {
-  const nmw_block_header_t *h = nmw__header_of(user);
-  if (!h) return BLOCK_FOREIGN;
-  uint64_t check = nmw__read_check(h), mix = NMW__MIX(user);
-  if (check == (mix ^ NMW_MAGIC_LIVE)) return BLOCK_LIVE;
-  if (check == (mix ^ NMW_MAGIC_DEAD)) return BLOCK_DEAD;
-  if (check == (mix ^ NMW__MAGIC_PLAIN)) return BLOCK_PLAIN;
+/* What ptr is: a live or dead block of ours (with its flags), a plain block of the
+ * header's fallback, or foreign. Never reads memory that may not be there: no
+ * block starts 1..15 bytes into a page, and a page-aligned pointer's page before
+ * is probed first (nmw__header_of's probe covers the 32 bytes before it). */
+static block_state_t classify(const void *ptr, unsigned *flags) {
+  uintptr_t p = (uintptr_t)ptr;
+  if (p < 4096 + 32 || (p & 7u) != 0) return BLOCK_FOREIGN;
+  uintptr_t off = p & 4095u;
+  if (off < NMW_HDR) {
+    if (off != 0 || nmw__header_of(ptr) == NULL) return BLOCK_FOREIGN;
+  }
+  uint64_t check = read_before(p);
+  uint64_t x = check ^ (uint64_t)p;
+  if ((x ^ NMW_MAGIC_LIVE) <= NMW_BLK_FLAGS_MASK) {
+    *flags = (unsigned)(x ^ NMW_MAGIC_LIVE);
+    return BLOCK_LIVE;
+  }
+  if ((x ^ NMW_MAGIC_DEAD) <= NMW_BLK_FLAGS_MASK) {
+    *flags = (unsigned)(x ^ NMW_MAGIC_DEAD);
+    return BLOCK_DEAD;
+  }
+  /* Plain blocks keep ABI 1's placement rule: never 1..31 bytes into a page. */
+  if (check == (NMW__MIX(p) ^ NMW__MAGIC_PLAIN) && (off == 0 || off >= NMW_HEADER_SIZE))
+    return BLOCK_PLAIN;
   return BLOCK_FOREIGN;
 }
 
@@ -88,24 +108,23 @@ static bool refuse_bad_pointer(block_state_t state, const char *call, void *ptr,
   return false;
 }
 
-/* Reports a free/realloc that named another tag than the block's (callers test). */
-static void report_tag_mismatch(const nmw_block_header_t *h, nmw_tag_t tag, const char *call,
+static void report_tag_mismatch(nmw_tag_t block_tag, nmw_tag_t tag, const char *call,
                                 nmw_site_t *site) {
   char detail[192];
   const char *named = nmw_core_tag_name(tag);
   snprintf(detail, sizeof detail, "%s: block has tag '%s', the call named '%s'", call,
-           nmw_core_tag_name(h->tag), named ? named : "(unknown)");
+           nmw_core_tag_name(block_tag), named ? named : "(unknown)");
   nmw__misuse(NMW_MISUSE_TAG_MISMATCH, site, detail);
 }
 
-static void check_canary(const nmw_block_header_t *h, const void *user) {
-  if (NMW_LIKELY(canary_intact(h, user))) return;
+static void check_canary(const nmw_hdr_t *h, const void *user) {
+  if (NMW_LIKELY(canary_intact(user, blk_size(h), h->check))) return;
   nmw_site_t *alloc_site;
   nmw_tag_t tag;
-  nmw__slot_info(h->slot, &alloc_site, &tag);
+  nmw__slot_info(blk_slot(h), &alloc_site, &tag);
   char detail[160];
   snprintf(detail, sizeof detail, "write past the end of a %llu-byte block (tag '%s'), found at free",
-           (unsigned long long)h->size, nmw_core_tag_name(h->tag));
+           (unsigned long long)blk_size(h), nmw_core_tag_name(tag));
   nmw__misuse(NMW_MISUSE_OVERRUN, alloc_site, detail);
 }
 
@@ -122,54 +141,206 @@ static bool limit_admits(nmw_tag_t tag, uint64_t growth) {
   return false;
 }
 
-/* Allocates total bytes from libc and picks where the block starts, keeping the
- * placement rule of the public header (NMW__BAD_SPOT): about 1 in 128 fresh
- * addresses would put the header on the previous page; those are re-placed with
- * 32 bytes of slack. Returns the raw allocation, *user the block. */
-static unsigned char *place(size_t total, size_t pad, size_t alignment, bool zero, void **user,
-                            bool *slack) {
-  *slack = false;
-  unsigned char *raw = zero ? calloc(1, total) : malloc(total);
-  if (NMW_UNLIKELY(raw == NULL)) return NULL;
-  uintptr_t u = (uintptr_t)raw + NMW_HEADER_SIZE;
-  if (pad) {
-    u = (u + alignment - 1) & ~(uintptr_t)(alignment - 1);
-  } else if (NMW_UNLIKELY(NMW__BAD_SPOT(u))) {
-    unsigned char *wider = total <= SIZE_MAX - 32 ? (zero ? calloc(1, total + 32) : malloc(total + 32)) : NULL;
-    free(raw);
-    if (!wider) return NULL;
-    raw = wider;
-    u = (uintptr_t)raw + NMW_HEADER_SIZE;
-    if (NMW__BAD_SPOT(u)) u += 32;
-    *slack = true;
-  }
-  *user = (void *)u;
-  return raw;
+/* ---- the cache ---- */
+
+/* A cached block whose DEAD mark was overwritten (a write after free, or before
+ * the next block): the class is dropped (its blocks are left to leak, as their
+ * links can no longer be trusted) and the damage reported. */
+static NMW_NOINLINE void cache_damaged(nmw_shard_t *sh, unsigned k) {
+  nmw_bin_t *bin = &sh->bins[k];
+  NMW_ADD(sh->cache_bytes, -(int64_t)(bin->count * NMW_CLASS_ALLOC(k)));
+  bin->head = NULL;
+  bin->count = 0;
+  nmw__misuse(NMW_MISUSE_OVERRUN, NULL,
+              "the header of a freed block in the thread's cache was overwritten (a write after "
+              "free, or past the end of the block before it); the cache class was dropped");
 }
 
-/* Who owns the external bytes of a block: the calling JS thread's environment, or
- * the one an _env variant named. */
-#define OWNER_OF_THREAD UINT32_MAX
+/* Takes a block of class k from the cache, or NULL; *lead gets its LEAD bit. */
+static inline void *cache_pop(nmw_shard_t *sh, unsigned k, uint64_t *lead) {
+  nmw_bin_t *bin = &sh->bins[k];
+  nmw_hdr_t *h = bin->head;
+  if (h == NULL) return NULL;
+  void *user = (unsigned char *)h + NMW_HDR;
+  if (NMW_UNLIKELY(h->check != NMW_DEAD_CHECK(user))) {
+    cache_damaged(sh, k);
+    return NULL;
+  }
+  uint64_t link = h->word;
+  bin->head = (nmw_hdr_t *)(uintptr_t)(link & ~UINT64_C(1));
+  bin->count--;
+  NMW_ADD(sh->cache_bytes, -(int64_t)NMW_CLASS_ALLOC(k));
+  *lead = (link & 1u) << 47;
+  return user;
+}
+
+/* Makes room in the cache for one block of class k: a full class gives half of
+ * its blocks back to libc, a full thread cache all of them. */
+static NMW_NOINLINE void cache_make_room(nmw_shard_t *sh, unsigned k) {
+  nmw_bin_t *bin = &sh->bins[k];
+  if (NMW_LOAD(sh->cache_bytes) + (int64_t)NMW_CLASS_ALLOC(k) > NMW_CACHE_THREAD_BYTES) {
+    nmw__cache_flush(sh);
+    return;
+  }
+  uint32_t drop = bin->count - NMW_CACHE_CLASS_BLOCKS / 2;
+  for (uint32_t i = 0; i < drop; i++) {
+    nmw_hdr_t *h = bin->head;
+    uint64_t link = h->word;
+    bin->head = (nmw_hdr_t *)(uintptr_t)(link & ~UINT64_C(1));
+    free((unsigned char *)h - (link & 1u) * NMW_HDR);
+  }
+  bin->count -= drop;
+  NMW_ADD(sh->cache_bytes, -(int64_t)(drop * NMW_CLASS_ALLOC(k)));
+}
+
+static inline bool cache_full(nmw_shard_t *sh, unsigned k) {
+  return (sh->bins[k].count >= NMW_CACHE_CLASS_BLOCKS) |
+         (NMW_LOAD(sh->cache_bytes) + (int64_t)NMW_CLASS_ALLOC(k) > NMW_CACHE_THREAD_BYTES);
+}
+
+/* Gives a small block to the cache (lead: its LEAD bit); it keeps its DEAD mark. */
+static inline void cache_push(nmw_shard_t *sh, unsigned k, nmw_hdr_t *h, void *user,
+                              uint64_t lead) {
+  if (NMW_UNLIKELY(cache_full(sh, k))) cache_make_room(sh, k);
+  nmw_bin_t *bin = &sh->bins[k];
+  h->check = NMW_DEAD_CHECK(user);
+  h->word = (uint64_t)(uintptr_t)bin->head | (lead >> 47);
+  bin->head = h;
+  bin->count++;
+  NMW_ADD(sh->cache_bytes, (int64_t)NMW_CLASS_ALLOC(k));
+}
+
+static inline void *libc_alloc(size_t bytes, bool zero) {
+  return zero ? calloc(1, bytes) : malloc(bytes);
+}
+
+/* ---- making and releasing blocks ---- */
+
+static inline size_t log2_of(size_t alignment) {
+  size_t log2 = 0;
+  while (((size_t)1 << log2) < alignment) log2++;
+  return log2;
+}
+
+/* The alignment of a prefixed block. */
+static inline size_t alignment_of(unsigned flags) {
+  return (flags & NMW_BLK_ALIGNED) ? (size_t)1 << ((flags >> 8) & 31u) : 16;
+}
+
+/* Prefixed blocks take their alignment twice (below a page), so that one that would
+ * start on a page can move one alignment further. */
+static inline size_t prefixed_extra(size_t a) { return a < 4096 ? a : 0; }
+
+/* Padding (beyond header and canary) of a block with these flags and size. Small
+ * blocks moved off a page start hold 16 bytes more, not counted (as libc's
+ * rounding is not). */
+static inline size_t padding_of(unsigned flags, uint64_t size) {
+  if (flags & NMW_BLK_PREFIX) {
+    size_t a = alignment_of(flags);
+    return 8 + a + prefixed_extra(a);
+  }
+  return size > NMW_CACHE_MAX_SIZE ? NMW_LARGE_EXTRA : 0;
+}
+
+/* Allocates the memory of a block of size bytes (size <= NMW_SIZE_MASK) and
+ * chooses where it starts: never on a page start unless aligned to a page, so
+ * that frees never need to probe the page before (the placement rule). Writes the
+ * prefix (offset, owner) of prefixed blocks; the caller writes the header.
+ * Returns the block or NULL, *flags its flags, *lead its LEAD bit. */
+static void *make_block(nmw_shard_t *sh, size_t size, size_t alignment, bool zero, bool external,
+                        nmw_owner_t owner, unsigned *flags, uint64_t *lead) {
+  *lead = 0;
+  if (alignment > 16 || external) {
+    size_t a = alignment > 16 ? alignment : 16;
+    unsigned f = NMW_BLK_PREFIX | (external ? NMW_BLK_EXTERNAL : 0) |
+                 (alignment > 16 ? NMW_BLK_ALIGNED | (unsigned)(log2_of(a) << 8) : 0);
+    if (size > SIZE_MAX - 40 - 2 * (size_t)a) return NULL;
+    size_t total = 8 + NMW_HDR + size + NMW_CANARY_SIZE + a + prefixed_extra(a);
+    unsigned char *raw = libc_alloc(total, zero);
+    if (!raw) return NULL;
+    uintptr_t u = ((uintptr_t)raw + 8 + NMW_HDR + a - 1) & ~(uintptr_t)(a - 1);
+    if (page_start(u) && a < 4096) {
+      u += a;
+      NMW_ADD(sh->rejects, 1);
+    }
+    *prefix_of((void *)u) = (uint64_t)(u - (uintptr_t)raw) | (uint64_t)owner << 32;
+    *flags = f;
+    return (void *)u;
+  }
+  *flags = 0;
+  if (size <= NMW_CACHE_MAX_SIZE) {
+    unsigned k = NMW_CLASS_OF(size);
+    void *user = cache_pop(sh, k, lead);
+    if (user) {
+      if (zero) memset(user, 0, size);
+      return user;
+    }
+    for (;;) {
+      unsigned char *raw = libc_alloc(NMW_CLASS_ALLOC(k), zero);
+      if (!raw) return NULL;
+      if (!page_start((uintptr_t)raw + NMW_HDR)) return raw + NMW_HDR;
+      /* On a page start: the block moves 16 bytes on, which leaves room for one
+       * class less. That fits class 0; others go to the cache one class down, and
+       * libc is asked again (it does not hand the same chunk back: we keep it). */
+      NMW_ADD(sh->rejects, 1);
+      if (k == 0) {
+        *lead = NMW_LEAD_BIT;
+        return raw + 2 * NMW_HDR;
+      }
+      nmw_hdr_t *h = (nmw_hdr_t *)(raw + NMW_HDR);
+      cache_push(sh, k - 1, h, raw + 2 * NMW_HDR, NMW_LEAD_BIT);
+    }
+  }
+  if (size > SIZE_MAX - NMW_TRACKED_OVERHEAD - NMW_LARGE_EXTRA) return NULL;
+  unsigned char *raw = libc_alloc(size + NMW_TRACKED_OVERHEAD + NMW_LARGE_EXTRA, zero);
+  if (!raw) return NULL;
+  /* The spare 16 bytes go first, where libc's free lists write, so the header
+   * (and its DEAD mark) survives a free; unless that puts the block on a page start. */
+  if (!page_start((uintptr_t)raw + 2 * NMW_HDR)) {
+    *lead = NMW_LEAD_BIT;
+    return raw + 2 * NMW_HDR;
+  }
+  NMW_ADD(sh->rejects, 1);
+  return raw + NMW_HDR;
+}
+
+/* Where the allocation of a block starts. */
+static inline void *raw_of(const void *user, unsigned flags) {
+  if (flags & NMW_BLK_PREFIX) return (unsigned char *)user - (uint32_t)*prefix_of(user);
+  return (unsigned char *)user - NMW_HDR - ((hdr(user)->word & NMW_LEAD_BIT) ? NMW_HDR : 0);
+}
+
+/* Marks a block dead and gives its memory to the cache or to libc (its counters
+ * have been credited by the caller). */
+static void release_block(nmw_shard_t *sh, void *user, uint64_t size, unsigned flags) {
+  nmw_hdr_t *h = hdr(user);
+  size_t pad = padding_of(flags, size);
+  if (pad) NMW_ADD(sh->padding_bytes, -(int64_t)pad);
+  if (flags == 0 && size <= NMW_CACHE_MAX_SIZE) {
+    cache_push(sh, NMW_CLASS_OF(size), h, user, h->word & NMW_LEAD_BIT);
+    return;
+  }
+  void *raw = raw_of(user, flags);
+  h->check = NMW_DEAD_CHECK(user) ^ flags;
+  free(raw);
+}
 
 static inline nmw_owner_t resolve_owner(nmw_owner_t hint) {
   nmw_owner_t owner = hint == OWNER_OF_THREAD ? nmw__tls_owner : hint;
   return nmw__owner_live(owner) ? owner : 0;
 }
 
-/* Makes a block of size bytes aligned to alignment (16 or more) and credits it. */
-static void *alloc_block(size_t alignment, size_t size, bool zero, nmw_tag_t tag, nmw_site_t *site,
-                         nmw_owner_t owner_hint) {
+/* The general allocation: any alignment (16 or more), any tag, zeroed or not. */
+static NMW_NOINLINE void *alloc_block(size_t alignment, size_t size, bool zero, nmw_tag_t tag,
+                                      nmw_site_t *site, nmw_owner_t owner_hint) {
   nmw_shard_t *sh = nmw__shard();
   tag = checked_tag(tag, site);
-  size_t pad = alignment > 16 ? alignment : 0;
-  if (NMW_UNLIKELY(size > SIZE_MAX - NMW_OVERHEAD - pad)) {
+  if (NMW_UNLIKELY(size > NMW_SIZE_MASK)) {
     errno = ENOMEM;
     return NULL;
   }
-  size_t total = NMW_OVERHEAD + size + pad;
-  void *user = NULL;
   unsigned tag_flags = atomic_load_explicit(&nmw__tags[tag].flags, memory_order_relaxed);
-  bool limited = tag_flags & NMW_TAGF_LIMITED;
+  bool limited = tag_flags & NMW_TAGF_LIMITED, external = tag_flags & NMW_TAG_EXTERNAL;
   if (NMW_UNLIKELY(limited)) {
     uv_mutex_lock(&nmw__g.limit_lock);
     if (!limit_admits(tag, size)) {
@@ -178,33 +349,33 @@ static void *alloc_block(size_t alignment, size_t size, bool zero, nmw_tag_t tag
       return NULL;
     }
   }
-  bool slack;
-  unsigned char *raw = place(total, pad, alignment, zero, &user, &slack);
-  if (NMW_LIKELY(raw != NULL)) {
-    uintptr_t u = (uintptr_t)user;
-    uint32_t slot = nmw__slot_for(site, tag);
-    nmw_block_header_t *h = header(user);
-    h->size = size;
-    h->slot = slot;
-    h->owner = 0;
-    h->offset = (uint32_t)(u - (uintptr_t)raw);
-    h->tag = (uint16_t)tag;
-    h->flags = pad ? aligned_flags(pad) : slack ? NMW_BLOCK_SLACK : 0;
-    h->check = NMW__MIX(user) ^ NMW_MAGIC_LIVE;
-    write_canary(h, user);
-    if (NMW_UNLIKELY(pad || slack))
-      NMW_ADD(sh->padding_bytes, (int64_t)(pad + (slack ? 32 : 0)));
+  uint32_t slot = nmw__slot_for(site, tag);
+  nmw_owner_t owner = external ? resolve_owner(owner_hint) : 0;
+  unsigned flags;
+  uint64_t lead;
+  void *user = make_block(sh, size, alignment, zero, external, owner, &flags, &lead);
+  if (NMW_LIKELY(user != NULL)) {
+    nmw_hdr_t *h = hdr(user);
+    h->word = (uint64_t)size | lead | (uint64_t)slot << 48;
+    uint64_t check = NMW_LIVE_CHECK(user) ^ flags;
+    h->check = check;
+    write_canary(user, size, check);
+    size_t pad = padding_of(flags, size);
+    if (pad) NMW_ADD(sh->padding_bytes, (int64_t)pad);
     nmw__credit_alloc(sh, slot, tag, size);
-    if (tag_flags & NMW_TAG_EXTERNAL) {
-      h->owner = resolve_owner(owner_hint);
-      h->flags |= NMW_BLOCK_EXTERNAL;
-    }
+  } else {
+    errno = ENOMEM;
   }
   if (NMW_UNLIKELY(limited)) uv_mutex_unlock(&nmw__g.limit_lock);
   /* After the limit lock: crediting may report to V8 at once, which can run a GC
    * and finalizers that allocate again. */
-  if (user && (tag_flags & NMW_TAG_EXTERNAL))
-    nmw__ext_add(sh, header(user)->owner, NMW_TAGF_EXT_INDEX(tag_flags), (int64_t)size);
+  if (user && external) nmw__ext_add(sh, owner, NMW_TAGF_EXT_INDEX(tag_flags), (int64_t)size);
+  return user;
+}
+
+/* A fold found due by the fast path, made after the block is complete. */
+static NMW_NOINLINE void *fold_after_alloc(nmw_shard_t *sh, nmw_tag_t tag, void *user) {
+  nmw__fold_due(sh, tag, true);
   return user;
 }
 
@@ -241,7 +412,43 @@ static void *aligned_block(size_t alignment, size_t size, nmw_tag_t tag, nmw_sit
   return alloc_block(alignment < 16 ? 16 : alignment, size, false, tag, site, owner);
 }
 
+/* The fast path: a cached block for a plain tag at a known site (or none). */
 void *nmw_core_malloc(size_t size, nmw_tag_t tag, nmw_site_t *site) {
+  nmw_shard_t *sh = nmw__tls_shard;
+  uint32_t slot;
+  if (site) {
+    uint64_t cached = __atomic_load_n(&site->impl, __ATOMIC_ACQUIRE);
+    if (NMW_UNLIKELY((cached >> 32) != (uint64_t)tag + 1)) goto slow;
+    slot = (uint32_t)cached;
+  } else {
+    if (NMW_UNLIKELY(tag >= atomic_load_explicit(&nmw__g.tag_count, memory_order_acquire)))
+      goto slow;
+    slot = tag;
+  }
+  if (NMW_UNLIKELY(sh == NULL || size > NMW_CACHE_MAX_SIZE)) goto slow;
+  if (NMW_UNLIKELY(atomic_load_explicit(&nmw__tags[tag].flags, memory_order_relaxed) &
+                   (NMW_TAGF_LIMITED | NMW_TAG_EXTERNAL)))
+    goto slow;
+  unsigned k = NMW_CLASS_OF(size);
+  nmw_bin_t *bin = &sh->bins[k];
+  nmw_hdr_t *h = bin->head;
+  if (NMW_UNLIKELY(h == NULL)) goto slow;
+  void *user = (unsigned char *)h + NMW_HDR;
+  if (NMW_UNLIKELY(h->check != NMW_DEAD_CHECK(user))) goto slow;
+  uint64_t link = h->word;
+  bin->head = (nmw_hdr_t *)(uintptr_t)(link & ~UINT64_C(1));
+  bin->count--;
+  NMW_ADD(sh->cache_bytes, -(int64_t)NMW_CLASS_ALLOC(k));
+  h->word = (uint64_t)size | (link & 1u) << 47 | (uint64_t)slot << 48;
+  uint64_t check = NMW_LIVE_CHECK(user);
+  h->check = check;
+  write_canary(user, size, check);
+  nmw_slot_ctr_t *c = &sh->slots[slot];
+  NMW_ADD(c->allocs, 1);
+  NMW_ADD(c->bytes_in, (int64_t)size);
+  if (NMW_UNLIKELY(nmw__pend_grow(sh, tag, (int64_t)size, 1))) return fold_after_alloc(sh, tag, user);
+  return user;
+slow:
   return alloc_block(16, size, false, tag, site, OWNER_OF_THREAD);
 }
 
@@ -275,9 +482,11 @@ void *nmw_core_aligned_alloc_env(size_t alignment, size_t size, nmw_tag_t tag, c
   return aligned_block(alignment, size, tag, site, owner_of(env));
 }
 
-void nmw_core_free(void *ptr, nmw_tag_t tag, nmw_site_t *site) {
+/* The general free: every kind of block and pointer. */
+static NMW_NOINLINE void free_slow(void *ptr, nmw_tag_t tag, nmw_site_t *site) {
   if (ptr == NULL) return;
-  block_state_t state = classify(ptr);
+  unsigned flags = 0;
+  block_state_t state = classify(ptr, &flags);
   if (NMW_UNLIKELY(state != BLOCK_LIVE)) {
     if (state == BLOCK_PLAIN) {
       nmw__plain_free(ptr); /* made by the fallback before tracking was on */
@@ -286,24 +495,49 @@ void nmw_core_free(void *ptr, nmw_tag_t tag, nmw_site_t *site) {
     refuse_bad_pointer(state, "free", ptr, site);
     return;
   }
-  nmw_block_header_t *h = header(ptr);
-  if (NMW_UNLIKELY(tag != NMW_ANY_TAG && tag != h->tag)) report_tag_mismatch(h, tag, "free", site);
+  nmw_hdr_t *h = hdr(ptr);
+  nmw_tag_t btag = blk_tag(h);
+  uint64_t size = blk_size(h);
+  if (tag != NMW_ANY_TAG && tag != btag) report_tag_mismatch(btag, tag, "free", site);
   check_canary(h, ptr);
   nmw_shard_t *sh = nmw__shard();
-  nmw__credit_free(sh, h->slot, h->tag, h->size);
-  if (NMW_UNLIKELY(h->flags & NMW_BLOCK_EXTERNAL))
-    nmw__ext_credit(sh, h->owner, NMW_TAGF_EXT_INDEX(atomic_load(&nmw__tags[h->tag].flags)),
-                    -(int64_t)h->size);
-  if (NMW_UNLIKELY(h->flags & (NMW_BLOCK_ALIGNED | NMW_BLOCK_SLACK)))
-    NMW_ADD(sh->padding_bytes, -(int64_t)padding_of(h));
-  h->check = NMW__MIX(ptr) ^ NMW_MAGIC_DEAD;
-  free((unsigned char *)ptr - h->offset);
+  nmw__credit_free(sh, blk_slot(h), btag, size);
+  if (flags & NMW_BLK_EXTERNAL)
+    nmw__ext_credit(sh, (nmw_owner_t)(*prefix_of(ptr) >> 32),
+                    NMW_TAGF_EXT_INDEX(atomic_load(&nmw__tags[btag].flags)), -(int64_t)size);
+  release_block(sh, ptr, size, flags);
+}
+
+/* The fast path: a live block without flags, its canary intact, the tag right. */
+void nmw_core_free(void *ptr, nmw_tag_t tag, nmw_site_t *site) {
+  uintptr_t p = (uintptr_t)ptr;
+  nmw_shard_t *sh = nmw__tls_shard;
+  if (NMW_UNLIKELY((p < 4096 + 32) | ((p & 4095u) < NMW_HDR) | ((p & 15u) != 0) | (sh == NULL)))
+    goto slow;
+  uint64_t check = read_before(p);
+  if (NMW_UNLIKELY(check != NMW_LIVE_CHECK(p))) goto slow;
+  nmw_hdr_t *h = hdr(ptr);
+  uint64_t word = h->word, size = word & NMW_SIZE_MASK;
+  uint32_t slot = (uint32_t)(word >> 48);
+  nmw_tag_t btag = nmw__slot_tag[slot];
+  if (NMW_UNLIKELY(tag != btag && tag != NMW_ANY_TAG)) goto slow;
+  if (NMW_UNLIKELY(!canary_intact(ptr, size, check) || size > NMW_CACHE_MAX_SIZE)) goto slow;
+  nmw_slot_ctr_t *c = &sh->slots[slot];
+  NMW_ADD(c->frees, 1);
+  NMW_ADD(c->bytes_out, (int64_t)size);
+  bool due = nmw__pend_fall(sh, btag, (int64_t)size, 1);
+  cache_push(sh, NMW_CLASS_OF(size), h, ptr, word & NMW_LEAD_BIT);
+  if (NMW_UNLIKELY(due)) nmw__fold_due(sh, btag, false);
+  return;
+slow:
+  free_slow(ptr, tag, site);
 }
 
 void *nmw_core_realloc(void *ptr, size_t size, nmw_tag_t tag, nmw_site_t *site) {
   /* NMW_ANY_TAG skips the tag check on an existing block; a new one is untagged. */
   if (ptr == NULL) return nmw_core_malloc(size, tag == NMW_ANY_TAG ? NMW_UNTAGGED : tag, site);
-  block_state_t state = classify(ptr);
+  unsigned flags = 0;
+  block_state_t state = classify(ptr, &flags);
   if (state == BLOCK_PLAIN && size == 0) {
     nmw__plain_free(ptr);
     return NULL;
@@ -321,23 +555,22 @@ void *nmw_core_realloc(void *ptr, size_t size, nmw_tag_t tag, nmw_site_t *site) 
     return fresh;
   }
   if (refuse_bad_pointer(state, "realloc", ptr, site)) return NULL;
-  nmw_block_header_t *h = header(ptr);
-  if (tag != NMW_ANY_TAG && tag != h->tag) report_tag_mismatch(h, tag, "realloc", site);
+  nmw_hdr_t *h = hdr(ptr);
+  nmw_tag_t btag = blk_tag(h);
+  if (tag != NMW_ANY_TAG && tag != btag) report_tag_mismatch(btag, tag, "realloc", site);
   if (size == 0) {
     nmw_core_free(ptr, NMW_ANY_TAG, site);
     return NULL;
   }
   check_canary(h, ptr);
-  nmw_tag_t btag = h->tag;
-  uint32_t slot = h->slot;
-  uint64_t old_size = h->size;
-  bool aligned = h->flags & NMW_BLOCK_ALIGNED;
-  size_t pad = aligned ? padding_of(h) : 0;
-  if (size > SIZE_MAX - NMW_OVERHEAD - pad) {
+  uint32_t slot = blk_slot(h);
+  uint64_t old_size = blk_size(h);
+  if (size > NMW_SIZE_MASK) {
     errno = ENOMEM;
     return NULL;
   }
-  bool limited = atomic_load(&nmw__tags[btag].flags) & NMW_TAGF_LIMITED;
+  unsigned tag_flags = atomic_load(&nmw__tags[btag].flags);
+  bool limited = tag_flags & NMW_TAGF_LIMITED;
   if (limited) {
     uv_mutex_lock(&nmw__g.limit_lock);
     if (!limit_admits(btag, size > old_size ? size - old_size : 0)) {
@@ -346,61 +579,95 @@ void *nmw_core_realloc(void *ptr, size_t size, nmw_tag_t tag, nmw_site_t *site) 
       return NULL;
     }
   }
-  void *user = NULL;
   nmw_shard_t *sh = nmw__shard();
-  if (!aligned) {
-    /* libc realloc, with 32 bytes of slack so that the block can be moved by 32
-     * bytes inside its allocation when libc puts it where the placement rule
-     * forbids. The old header is marked dead first (if libc moves the block the
-     * old address must read as freed) and restored if libc fails. */
-    size_t offset = h->offset;
-    bool had_slack = h->flags & NMW_BLOCK_SLACK;
-    h->check = NMW__MIX(ptr) ^ NMW_MAGIC_DEAD;
-    unsigned char *raw = realloc((unsigned char *)ptr - offset, NMW_OVERHEAD + 32 + size);
-    if (!raw) {
-      h->check = NMW__MIX(ptr) ^ NMW_MAGIC_LIVE;
+  nmw_owner_t owner = (flags & NMW_BLK_PREFIX) ? (nmw_owner_t)(*prefix_of(ptr) >> 32) : 0;
+  size_t keep = old_size < size ? old_size : size;
+  uint64_t old_lead = h->word & NMW_LEAD_BIT, lead = old_lead;
+  void *user = NULL;
+  unsigned new_flags = flags;
+  bool repadded = false; /* padding already moved from the old block to the new */
+  bool old_small = old_size <= NMW_CACHE_MAX_SIZE, new_small = size <= NMW_CACHE_MAX_SIZE;
+  /* The usual layout of an unprefixed block: small ones start their allocation,
+   * larger ones are 16 bytes in. */
+  bool usual = flags == 0 && (old_small ? old_lead == 0 : old_lead != 0);
+  if (flags == 0 && old_small && new_small && NMW_CLASS_OF(size) == NMW_CLASS_OF(old_size)) {
+    user = ptr; /* the same class: the block already has the room */
+  } else if (usual && old_small == new_small) {
+    /* libc realloc, same layout: the header stays where it is in the allocation.
+     * The old header is marked dead first (if libc moves the block the old address
+     * must read as freed) and restored if libc fails. */
+    size_t at = new_small ? 0 : NMW_HDR;
+    unsigned char *raw = (unsigned char *)ptr - NMW_HDR - at;
+    size_t bytes = new_small ? NMW_CLASS_ALLOC(NMW_CLASS_OF(size))
+                             : size + NMW_TRACKED_OVERHEAD + NMW_LARGE_EXTRA;
+    h->check = NMW_DEAD_CHECK(ptr);
+    unsigned char *moved = realloc(raw, bytes);
+    if (!moved) {
+      h->check = NMW_LIVE_CHECK(ptr);
+    } else if (!page_start((uintptr_t)moved + at + NMW_HDR)) {
+      user = moved + at + NMW_HDR;
+    } else if (!new_small) {
+      /* Would start a page: the header moves to the allocation's start. */
+      memmove(moved, moved + NMW_HDR, NMW_HDR + keep);
+      user = moved + NMW_HDR;
+      lead = 0;
+      NMW_ADD(sh->rejects, 1);
     } else {
-      size_t at = offset;
-      if (NMW__BAD_SPOT(raw + at)) at = at == NMW_HEADER_SIZE ? NMW_HEADER_SIZE + 32 : NMW_HEADER_SIZE;
-      if (at != offset)
-        memmove(raw + at - NMW_HEADER_SIZE, raw + offset - NMW_HEADER_SIZE,
-                NMW_HEADER_SIZE + (old_size < size ? old_size : size));
-      user = raw + at;
-      h = header(user);
-      h->offset = (uint32_t)at;
-      h->flags |= NMW_BLOCK_SLACK;
-      if (!had_slack) NMW_ADD(sh->padding_bytes, 32);
+      unsigned f;
+      void *fresh = make_block(sh, size, 16, false, false, 0, &f, &lead);
+      if (fresh) {
+        memcpy(fresh, moved + NMW_HDR, keep);
+        free(moved);
+        user = fresh;
+        new_flags = f;
+      } else {
+        user = moved + NMW_HDR; /* page aligned: probed at free */
+      }
     }
   } else {
-    unsigned char *raw = malloc(NMW_OVERHEAD + size + pad);
-    if (raw) {
-      uintptr_t u = ((uintptr_t)raw + NMW_HEADER_SIZE + pad - 1) & ~(uintptr_t)(pad - 1);
-      user = (void *)u;
-      memcpy(header(user), h, sizeof *h);
-      memcpy(user, ptr, old_size < size ? old_size : size);
-      h->check = NMW__MIX(ptr) ^ NMW_MAGIC_DEAD;
-      free((unsigned char *)ptr - h->offset);
-      h = header(user);
-      h->offset = (uint32_t)(u - (uintptr_t)raw);
+    /* Another layout (aligned, external, moved, or across the cache's sizes): a
+     * new block. */
+    unsigned f;
+    void *fresh = make_block(sh, size, (flags & NMW_BLK_PREFIX) ? alignment_of(flags) : 16, false,
+                             flags & NMW_BLK_EXTERNAL, owner, &f, &lead);
+    if (fresh) {
+      memcpy(fresh, ptr, keep);
+      release_block(sh, ptr, old_size, flags);
+      size_t pad = padding_of(f, size);
+      if (pad) NMW_ADD(sh->padding_bytes, (int64_t)pad);
+      user = fresh;
+      new_flags = f;
+      repadded = true;
     }
   }
   if (user) {
-    h->size = size;
-    h->check = NMW__MIX(user) ^ NMW_MAGIC_LIVE;
-    write_canary(h, user);
+    if (!repadded) {
+      /* Unprefixed blocks: their padding follows their size. */
+      int64_t delta = (int64_t)padding_of(new_flags, size) - (int64_t)padding_of(flags, old_size);
+      if (delta) NMW_ADD(sh->padding_bytes, delta);
+    }
+    h = hdr(user);
+    h->word = (uint64_t)size | lead | (uint64_t)slot << 48;
+    uint64_t check = NMW_LIVE_CHECK(user) ^ new_flags;
+    h->check = check;
+    write_canary(user, size, check);
     nmw__credit_realloc(sh, slot, btag, old_size, size);
+  } else {
+    errno = ENOMEM;
   }
   if (limited) uv_mutex_unlock(&nmw__g.limit_lock);
-  if (user && (h->flags & NMW_BLOCK_EXTERNAL)) {
+  if (user && (new_flags & NMW_BLK_EXTERNAL)) {
     /* After the limit lock, as in alloc_block: this may report to V8 at once. */
     unsigned ei = NMW_TAGF_EXT_INDEX(atomic_load(&nmw__tags[btag].flags));
-    if (h->owner != 0 && !nmw__owner_live(h->owner)) {
+    if (owner != 0 && !nmw__owner_live(owner)) {
       /* Its environment is gone: the old bytes die with it, the block is re-homed. */
-      nmw__ext_credit(sh, h->owner, ei, -(int64_t)old_size);
-      h->owner = resolve_owner(OWNER_OF_THREAD);
-      nmw__ext_credit(sh, h->owner, ei, (int64_t)size);
+      nmw__ext_credit(sh, owner, ei, -(int64_t)old_size);
+      nmw_owner_t fresh_owner = resolve_owner(OWNER_OF_THREAD);
+      uint64_t *pre = prefix_of(user);
+      *pre = (uint32_t)*pre | (uint64_t)fresh_owner << 32;
+      nmw__ext_credit(sh, fresh_owner, ei, (int64_t)size);
     } else {
-      nmw__ext_credit(sh, h->owner, ei, (int64_t)size - (int64_t)old_size);
+      nmw__ext_credit(sh, owner, ei, (int64_t)size - (int64_t)old_size);
     }
   }
   return user;
@@ -408,12 +675,30 @@ void *nmw_core_realloc(void *ptr, size_t size, nmw_tag_t tag, nmw_site_t *site) 
 
 size_t nmw_core_block_size(const void *ptr) {
   if (ptr == NULL) return 0;
-  block_state_t state = classify(ptr);
-  if (state != BLOCK_LIVE && state != BLOCK_PLAIN) return 0;
-  return (size_t)nmw__header_of(ptr)->size;
+  unsigned flags;
+  block_state_t state = classify(ptr, &flags);
+  if (state == BLOCK_LIVE) return (size_t)blk_size(hdr(ptr));
+  if (state == BLOCK_PLAIN) return (size_t)nmw__header_of(ptr)->size;
+  return 0;
 }
 
 nmw_tag_t nmw_core_block_tag(const void *ptr) {
-  if (ptr == NULL || classify(ptr) != BLOCK_LIVE) return NMW_ANY_TAG;
-  return nmw__header_of(ptr)->tag;
+  unsigned flags;
+  if (ptr == NULL || classify(ptr, &flags) != BLOCK_LIVE) return NMW_ANY_TAG;
+  return blk_tag(hdr(ptr));
+}
+
+bool nmw__block_external(const void *ptr, nmw_tag_t *tag) {
+  unsigned flags;
+  if (ptr == NULL || classify(ptr, &flags) != BLOCK_LIVE || !(flags & NMW_BLK_EXTERNAL)) return false;
+  *tag = blk_tag(hdr(ptr));
+  return true;
+}
+
+uint64_t nmw_core_cache_rejects(void) {
+  uint64_t n = 0;
+  for (nmw_shard_t *sh = atomic_load_explicit(&nmw__g.shards, memory_order_acquire); sh;
+       sh = sh->next_all)
+    n += NMW_LOAD(sh->rejects);
+  return n;
 }

@@ -153,10 +153,14 @@ void nmw_core_set_report(nmw_report_fn fn, void *data);
 /* ---- the tracker's own memory ---- */
 typedef struct nmw_overhead {
   uint64_t block_bytes;    /* headers, canaries and alignment padding of live blocks */
-  uint64_t metadata_bytes; /* shards, counter pages, tables */
-  uint64_t total_bytes;
+  uint64_t metadata_bytes; /* shards, counter arrays in use, tables */
+  uint64_t total_bytes;    /* block + metadata + cache */
+  uint64_t cache_bytes;    /* freed blocks kept by the threads' caches (asked of libc) */
 } nmw_overhead_t;
 void nmw_core_overhead(nmw_overhead_t *out);
+/* Allocations kept out of circulation because libc placed them on a page start
+ * (the placement rule), since the process started. */
+uint64_t nmw_core_cache_rejects(void);
 
 /* Number of per-thread shards ever created (they are recycled, never freed). */
 uint32_t nmw_core_shard_count(void);

@@ -986,12 +986,12 @@ void nmw_core_fin_global(nmw_fin_global_t *out) {
 }
 
 bool nmw_core_note_double_reported(const void *ptr, nmw_site_t *site) {
-  if (nmw_core_block_tag(ptr) == NMW_ANY_TAG) return false;
-  if (!(nmw__header_of(ptr)->flags & NMW_BLOCK_EXTERNAL)) return false;
+  nmw_tag_t tag;
+  if (!nmw__block_external(ptr, &tag)) return false;
   char detail[128];
   snprintf(detail, sizeof detail,
            "block %p of external tag \"%s\" handed to V8 as an external buffer (counted twice)",
-           ptr, nmw_core_tag_name(nmw__header_of(ptr)->tag));
+           ptr, nmw_core_tag_name(tag));
   nmw__misuse(NMW_MISUSE_DOUBLE_REPORTED, site, detail);
   return true;
 }

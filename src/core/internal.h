@@ -23,7 +23,9 @@
 #define NMW_HIDDEN __attribute__((visibility("hidden")))
 #define NMW_ALIGNED(n) __attribute__((aligned(n)))
 #define NMW_INLINE static inline __attribute__((always_inline))
+#define NMW_NOINLINE __attribute__((noinline))
 #else
+#define NMW_NOINLINE
 #define NMW_INLINE static inline
 #define NMW_LIKELY(x) (x)
 #define NMW_UNLIKELY(x) (x)
@@ -34,11 +36,10 @@
 #define NMW_CACHE_LINE 64
 
 /* Slot ids: 0 .. NMW_TAG_MAX-1 are "no site" slots, one per tag (slot == tag);
- * site slots follow. Counter pages hold 256 slots; tag pages 256 tags. */
-#define NMW_PAGE_BITS 8
-#define NMW_PAGE_SIZE (1u << NMW_PAGE_BITS)
-#define NMW_SLOT_PAGES (NMW_SLOT_MAX / NMW_PAGE_SIZE)
-#define NMW_TAG_PAGES (NMW_TAG_MAX / NMW_PAGE_SIZE)
+ * site slots follow. Slot ids fit the 16 bits a block header keeps for them. */
+#if NMW_SLOT_MAX > 65536
+#error "slot ids must fit 16 bits"
+#endif
 
 /* Unfolded drift after which a shard folds anyway. Peaks are raised to the exact
  * current value, so unfolded frees never inflate them; unfolded growth on another
@@ -51,10 +52,65 @@
 #define NMW_MAGIC_DEAD UINT64_C(0x6e6d772d64656164) /* "nmw-dead" */
 #define NMW_CANARY_XOR UINT64_C(0xa5c3e1f00f1e3c5a)
 
-/* Header flags. */
-#define NMW_BLOCK_ALIGNED 0x1u
-#define NMW_BLOCK_EXTERNAL 0x2u /* counted as external for header->owner */
-#define NMW_BLOCK_SLACK 0x4u    /* 32 extra bytes, for the placement rule */
+/* ---- the tracked block ----
+ * [prefix 8 B, only with NMW_BLK_PREFIX][word 8 B][check 8 B][user bytes][canary 8 B]
+ *
+ * word:   size asked for (bits 0..46) | LEAD (bit 47: the allocation starts 16
+ *         bytes before the header) | (site, tag) slot (bits 48..63)
+ * check:  the block's address ^ NMW_MAGIC_LIVE (DEAD once freed) ^ the block's
+ *         flags (low 16 bits). A plain block (everything on the fast path) has no
+ *         flags, so one compare both checks the block and says "nothing special".
+ * prefix: offset from the allocation's start to the block (low 32 bits) and the
+ *         owner of external bytes (high 32): aligned and external blocks only.
+ * Without a prefix the allocation starts at the header, or 16 bytes before it.
+ *
+ * The check word sits right before the block, where the plain blocks of the
+ * public header's fallback (ABI 1, 32-byte header) keep theirs, so both kinds are
+ * told apart by one read. Blocks of our own cache keep their DEAD mark. */
+typedef struct nmw_hdr {
+  uint64_t word;
+  uint64_t check;
+} nmw_hdr_t;
+
+#define NMW_HDR 16
+#define NMW_TRACKED_OVERHEAD (NMW_HDR + NMW_CANARY_SIZE) /* 24 bytes per block */
+#define NMW_SIZE_MASK ((UINT64_C(1) << 47) - 1)
+/* In the header's word: the allocation starts 16 bytes before the header (blocks
+ * above the cache's sizes, and small blocks moved off a page start). */
+#define NMW_LEAD_BIT (UINT64_C(1) << 47)
+#define NMW_LIVE_CHECK(p) ((uint64_t)(uintptr_t)(p) ^ NMW_MAGIC_LIVE)
+#define NMW_DEAD_CHECK(p) ((uint64_t)(uintptr_t)(p) ^ NMW_MAGIC_DEAD)
+
+/* Block flags (in the check word). */
+#define NMW_BLK_ALIGNED 0x1u  /* log2(alignment) in bits 8..12 */
+#define NMW_BLK_EXTERNAL 0x2u /* counted as external for the prefix's owner */
+#define NMW_BLK_PREFIX 0x4u   /* a prefix word precedes the header */
+#define NMW_BLK_FLAGS_MASK 0xffffu
+
+/* ---- the per-thread cache of freed blocks ----
+ * Freed blocks of up to NMW_CACHE_MAX_SIZE bytes are kept per thread in classes of
+ * 16 bytes of capacity (class k holds blocks made for 16k bytes: every block of up
+ * to 1 KiB is allocated with its class's capacity, which costs no memory: glibc's
+ * chunk for 16k + 24 bytes is the chunk it would give for any size of the class).
+ * Bounds: NMW_CACHE_CLASS_BLOCKS blocks per class (a push to a full class first
+ * gives half of it back to libc) and NMW_CACHE_THREAD_BYTES per thread (a push
+ * that would pass it gives the thread's whole cache back). Flushed at thread exit. */
+#define NMW_CACHE_MAX_SIZE 1024
+#define NMW_CACHE_CLASSES (NMW_CACHE_MAX_SIZE / 16 + 1)
+#define NMW_CACHE_CLASS_BLOCKS 64
+#define NMW_CACHE_THREAD_BYTES (256 * 1024)
+#define NMW_CLASS_OF(size) (((size) + 15) >> 4)
+/* Bytes asked of libc for class k (class 0 as class 1: room to move off a page). */
+#define NMW_CLASS_ALLOC(k) ((((size_t)(k) ? (size_t)(k) : 1u) << 4) + NMW_TRACKED_OVERHEAD)
+/* Blocks above the cache's sizes take 16 more bytes, in front of the header (where
+ * libc's free lists write, so a freed block keeps its DEAD mark), or behind the
+ * block when that would start it on a page. */
+#define NMW_LARGE_EXTRA 16
+
+typedef struct nmw_bin {
+  nmw_hdr_t *head; /* linked through the headers' word; bit 0 of a link: LEAD */
+  uint32_t count;
+} nmw_bin_t;
 
 /* Relaxed load + store of a counter that only its owning thread writes. */
 #define NMW_ADD(field, delta)                                                          \
@@ -65,7 +121,7 @@
 
 /* ---- counters ---- */
 typedef struct nmw_slot_ctr {
-  _Atomic int64_t allocs, frees, reallocs, bytes_in, bytes_out;
+  _Atomic int64_t allocs, bytes_in, frees, bytes_out;
 } nmw_slot_ctr_t;
 
 /* The unfolded net change of one tag (or the total) on one shard. The slack is how
@@ -86,15 +142,22 @@ typedef struct nmw_ext_ctr {
   int64_t notified; /* total when this shard last woke the owner (its thread only) */
 } nmw_ext_ctr_t;
 
-typedef struct nmw_shard {
-  _Atomic(nmw_slot_ctr_t *) slot_pages[NMW_SLOT_PAGES];
-  _Atomic(nmw_ext_ctr_t *) ext_pages[NMW_OWNER_MAX];
-  _Atomic(nmw_pend_t *) tag_pages[NMW_TAG_PAGES];
+/* Flat per-thread arrays, reserved once when the shard is made (address space
+ * only: pages are committed when first touched), so the hot path indexes them
+ * without any page lookup. */
+typedef struct NMW_ALIGNED(NMW_CACHE_LINE) nmw_shard {
+  nmw_slot_ctr_t *slots;      /* [NMW_SLOT_MAX] */
+  nmw_pend_t *tags;           /* [NMW_TAG_MAX] */
+  _Atomic int64_t *reallocs;  /* [NMW_SLOT_MAX] */
   nmw_pend_t total;
-  /* Padding and slack of blocks this thread allocated minus those it freed (the
-   * sum over shards is what live blocks hold). Per shard, because a global
-   * counter here shared a cache line with what every allocation reads. */
+  /* Padding of blocks this thread allocated minus those it freed (the sum over
+   * shards is what live blocks hold beyond header and canary). */
   _Atomic int64_t padding_bytes;
+  /* Bytes this thread's cache holds (its classes' sizes asked of libc). */
+  _Atomic int64_t cache_bytes;
+  _Atomic uint64_t rejects; /* allocations libc placed on a page start, ever */
+  nmw_bin_t bins[NMW_CACHE_CLASSES];
+  _Atomic(nmw_ext_ctr_t *) ext_pages[NMW_OWNER_MAX];
   struct nmw_shard *next_all; /* set before publication, then immutable */
   struct nmw_shard *next_free;
 } nmw_shard_t;
@@ -154,6 +217,10 @@ NMW_HIDDEN void nmw__meta_free(void *p, size_t count, size_t size);
 
 /* ---- shards.c ---- */
 NMW_HIDDEN nmw_shard_t *nmw__shard_acquire(void);
+/* Gives every block of a shard's cache back to libc. */
+NMW_HIDDEN void nmw__cache_flush(nmw_shard_t *sh);
+/* Bytes of a shard's flat arrays in use (what the slots and tags so far can touch). */
+NMW_HIDDEN uint64_t nmw__shard_metadata(void);
 NMW_HIDDEN extern _Thread_local nmw_shard_t *nmw__tls_shard;
 
 NMW_INLINE nmw_shard_t *nmw__shard(void) {
@@ -161,43 +228,17 @@ NMW_INLINE nmw_shard_t *nmw__shard(void) {
   return NMW_LIKELY(s != NULL) ? s : nmw__shard_acquire();
 }
 
-NMW_HIDDEN nmw_slot_ctr_t *nmw__slot_page_new(nmw_shard_t *sh, uint32_t page);
-NMW_HIDDEN nmw_pend_t *nmw__tag_page_new(nmw_shard_t *sh, uint32_t page);
-
-NMW_INLINE nmw_slot_ctr_t *nmw__slot_ctr(nmw_shard_t *sh, uint32_t slot) {
-  nmw_slot_ctr_t *page =
-      atomic_load_explicit(&sh->slot_pages[slot >> NMW_PAGE_BITS], memory_order_relaxed);
-  if (NMW_UNLIKELY(page == NULL)) page = nmw__slot_page_new(sh, slot >> NMW_PAGE_BITS);
-  return page ? &page[slot & (NMW_PAGE_SIZE - 1)] : NULL;
-}
-
-NMW_INLINE nmw_pend_t *nmw__tag_pend(nmw_shard_t *sh, nmw_tag_t tag) {
-  nmw_pend_t *page =
-      atomic_load_explicit(&sh->tag_pages[tag >> NMW_PAGE_BITS], memory_order_relaxed);
-  if (NMW_UNLIKELY(page == NULL)) page = nmw__tag_page_new(sh, tag >> NMW_PAGE_BITS);
-  return page ? &page[tag & (NMW_PAGE_SIZE - 1)] : NULL;
-}
-
 /* Folds: move a shard's unfolded net change into the global counters. */
 NMW_HIDDEN void nmw__fold_tag(nmw_tag_state_t *t, nmw_pend_t *p);
 NMW_HIDDEN void nmw__fold_total(nmw_shard_t *sh);
-/* nmw__pend when the shard has no memory for the tag's page: folds directly. */
-NMW_HIDDEN void nmw__pend_without_page(nmw_shard_t *sh, nmw_tag_state_t *t, int64_t dbytes,
-                                       int64_t dblocks);
 
-/* Records a net change of a tag's current bytes/blocks on this shard and folds
- * when a peak could be crossed or the drift passes the batch. */
 /* Records a net change of a tag's (and the total's) current bytes/blocks on this
  * shard. Growth can only cross a peak, so it is checked against the peaks; a fall
  * only against the batch (frees pile up unfolded on the freeing thread). */
 NMW_INLINE void nmw__pend(nmw_shard_t *sh, nmw_tag_t tag, int64_t dbytes, int64_t dblocks) {
-  nmw_pend_t *p = nmw__tag_pend(sh, tag);
+  nmw_pend_t *p = &sh->tags[tag];
   nmw_tag_state_t *t = &nmw__tags[tag];
   nmw_pend_t *tp = &sh->total;
-  if (NMW_UNLIKELY(p == NULL)) {
-    nmw__pend_without_page(sh, t, dbytes, dblocks);
-    return;
-  }
   int64_t pb = NMW_LOAD(p->bytes) + dbytes, pk = NMW_LOAD(p->blocks) + dblocks;
   int64_t tb = NMW_LOAD(tp->bytes) + dbytes, tk = NMW_LOAD(tp->blocks) + dblocks;
   atomic_store_explicit(&p->bytes, pb, memory_order_relaxed);
@@ -221,37 +262,69 @@ NMW_INLINE void nmw__pend(nmw_shard_t *sh, nmw_tag_t tag, int64_t dbytes, int64_
   }
 }
 
+/* The hot path's halves of nmw__pend: they record the change and return true
+ * when a fold is due (the caller makes it out of line with nmw__fold_due). */
+NMW_INLINE bool nmw__pend_grow(nmw_shard_t *sh, nmw_tag_t tag, int64_t dbytes, int64_t dblocks) {
+  nmw_pend_t *p = &sh->tags[tag];
+  nmw_tag_state_t *t = &nmw__tags[tag];
+  nmw_pend_t *tp = &sh->total;
+  int64_t pb = NMW_LOAD(p->bytes) + dbytes, pk = NMW_LOAD(p->blocks) + dblocks;
+  int64_t tb = NMW_LOAD(tp->bytes) + dbytes, tk = NMW_LOAD(tp->blocks) + dblocks;
+  atomic_store_explicit(&p->bytes, pb, memory_order_relaxed);
+  atomic_store_explicit(&p->blocks, pk, memory_order_relaxed);
+  atomic_store_explicit(&tp->bytes, tb, memory_order_relaxed);
+  atomic_store_explicit(&tp->blocks, tk, memory_order_relaxed);
+  return (pb + NMW_LOAD(t->folded_bytes) - p->slack_bytes > NMW_LOAD(t->peak_bytes)) |
+         (pk + NMW_LOAD(t->folded_blocks) - p->slack_blocks > NMW_LOAD(t->peak_blocks)) |
+         (pb > NMW_FOLD_BATCH_BYTES) |
+         (tb + NMW_LOAD(nmw__total.folded_bytes) - tp->slack_bytes >
+          NMW_LOAD(nmw__total.watermark_bytes)) |
+         (tk + NMW_LOAD(nmw__total.folded_blocks) - tp->slack_blocks >
+          NMW_LOAD(nmw__total.watermark_blocks)) |
+         (tb > NMW_FOLD_BATCH_BYTES);
+}
+
+NMW_INLINE bool nmw__pend_fall(nmw_shard_t *sh, nmw_tag_t tag, int64_t dbytes, int64_t dblocks) {
+  nmw_pend_t *p = &sh->tags[tag];
+  nmw_pend_t *tp = &sh->total;
+  int64_t pb = NMW_LOAD(p->bytes) - dbytes, pk = NMW_LOAD(p->blocks) - dblocks;
+  int64_t tb = NMW_LOAD(tp->bytes) - dbytes, tk = NMW_LOAD(tp->blocks) - dblocks;
+  atomic_store_explicit(&p->bytes, pb, memory_order_relaxed);
+  atomic_store_explicit(&p->blocks, pk, memory_order_relaxed);
+  atomic_store_explicit(&tp->bytes, tb, memory_order_relaxed);
+  atomic_store_explicit(&tp->blocks, tk, memory_order_relaxed);
+  return (pb < -NMW_FOLD_BATCH_BYTES) | (pk < -NMW_FOLD_BATCH_BLOCKS) |
+         (tb < -NMW_FOLD_BATCH_BYTES) | (tk < -NMW_FOLD_BATCH_BLOCKS);
+}
+
+/* Makes the folds nmw__pend_grow/fall found due (the same tests as nmw__pend). */
+NMW_HIDDEN void nmw__fold_due(nmw_shard_t *sh, nmw_tag_t tag, bool growing);
+
 /* Credits an allocation / a free / a realloc to a slot and its tag. */
 NMW_INLINE void nmw__credit_alloc(nmw_shard_t *sh, uint32_t slot, nmw_tag_t tag,
                                      uint64_t size) {
-  nmw_slot_ctr_t *c = nmw__slot_ctr(sh, slot);
-  if (NMW_LIKELY(c != NULL)) {
-    NMW_ADD(c->allocs, 1);
-    NMW_ADD(c->bytes_in, (int64_t)size);
-  }
+  nmw_slot_ctr_t *c = &sh->slots[slot];
+  NMW_ADD(c->allocs, 1);
+  NMW_ADD(c->bytes_in, (int64_t)size);
   nmw__pend(sh, tag, (int64_t)size, 1);
 }
 
 NMW_INLINE void nmw__credit_free(nmw_shard_t *sh, uint32_t slot, nmw_tag_t tag,
                                     uint64_t size) {
-  nmw_slot_ctr_t *c = nmw__slot_ctr(sh, slot);
-  if (NMW_LIKELY(c != NULL)) {
-    NMW_ADD(c->frees, 1);
-    NMW_ADD(c->bytes_out, (int64_t)size);
-  }
+  nmw_slot_ctr_t *c = &sh->slots[slot];
+  NMW_ADD(c->frees, 1);
+  NMW_ADD(c->bytes_out, (int64_t)size);
   nmw__pend(sh, tag, -(int64_t)size, -1);
 }
 
 NMW_INLINE void nmw__credit_realloc(nmw_shard_t *sh, uint32_t slot, nmw_tag_t tag,
                                        uint64_t old_size, uint64_t new_size) {
-  nmw_slot_ctr_t *c = nmw__slot_ctr(sh, slot);
-  if (NMW_LIKELY(c != NULL)) {
-    NMW_ADD(c->reallocs, 1);
-    if (new_size > old_size)
-      NMW_ADD(c->bytes_in, (int64_t)(new_size - old_size));
-    else
-      NMW_ADD(c->bytes_out, (int64_t)(old_size - new_size));
-  }
+  nmw_slot_ctr_t *c = &sh->slots[slot];
+  NMW_ADD(sh->reallocs[slot], 1);
+  if (new_size > old_size)
+    NMW_ADD(c->bytes_in, (int64_t)(new_size - old_size));
+  else
+    NMW_ADD(c->bytes_out, (int64_t)(old_size - new_size));
   nmw__pend(sh, tag, (int64_t)new_size - (int64_t)old_size, 0);
 }
 
@@ -264,6 +337,9 @@ NMW_HIDDEN void nmw__current(nmw_tag_t tag, int64_t *bytes, int64_t *blocks);
 NMW_HIDDEN void nmw__raise_peaks_locked(int64_t bytes, int64_t blocks);
 
 /* ---- slots.c ---- */
+/* The tag of every slot (slot == tag for the "no site" slots); set before the slot
+ * is published, never changed. */
+NMW_HIDDEN extern uint16_t nmw__slot_tag[NMW_SLOT_MAX];
 NMW_HIDDEN uint32_t nmw__slot_lookup_slow(nmw_site_t *site, nmw_tag_t tag);
 
 /* The counter slot of (site, tag). The site record caches its last slot. */
@@ -348,6 +424,10 @@ NMW_INLINE void nmw__ext_add(nmw_shard_t *sh, nmw_owner_t id, unsigned ei, int64
 }
 /* Sums the shards' external counters of an owner slot index into owed[NMW_EXT_TAG_MAX]. */
 NMW_HIDDEN void nmw__ext_sum(uint32_t index, int64_t *owed);
+
+/* ---- alloc.c ---- */
+/* True when ptr is a live block of an external tag; *tag gets the tag. */
+NMW_HIDDEN bool nmw__block_external(const void *ptr, nmw_tag_t *tag);
 
 /* ---- misuse.c ---- */
 /* site: where the misuse was detected (may be NULL); ptr and detail for the message. */

@@ -10,6 +10,7 @@
 
 #include <pthread.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 
 /* initial-exec: one TLS load on the hot path, also when the addon is dlopen'ed
  * (a pointer fits glibc's surplus of static TLS). */
@@ -19,23 +20,38 @@ _Thread_local nmw_shard_t *nmw__tls_shard __attribute__((tls_model("initial-exec
 static pthread_key_t exit_key;
 
 static void fold_all(nmw_shard_t *sh) {
-  for (uint32_t page = 0; page < NMW_TAG_PAGES; page++) {
-    nmw_pend_t *pends = atomic_load_explicit(&sh->tag_pages[page], memory_order_relaxed);
-    if (!pends) continue;
-    for (uint32_t i = 0; i < NMW_PAGE_SIZE; i++) {
-      nmw_pend_t *p = &pends[i];
-      if (NMW_LOAD(p->bytes) != 0 || NMW_LOAD(p->blocks) != 0)
-        nmw__fold_tag(&nmw__tags[page * NMW_PAGE_SIZE + i], p);
-    }
+  uint32_t ntags = atomic_load_explicit(&nmw__g.tag_count, memory_order_acquire);
+  for (uint32_t i = 0; i < ntags; i++) {
+    nmw_pend_t *p = &sh->tags[i];
+    if (NMW_LOAD(p->bytes) != 0 || NMW_LOAD(p->blocks) != 0) nmw__fold_tag(&nmw__tags[i], p);
   }
   nmw__fold_total(sh);
+}
+
+void nmw__cache_flush(nmw_shard_t *sh) {
+  int64_t bytes = 0;
+  for (uint32_t k = 0; k < NMW_CACHE_CLASSES; k++) {
+    nmw_bin_t *bin = &sh->bins[k];
+    for (nmw_hdr_t *h = bin->head; h;) {
+      uint64_t link = h->word;
+      nmw_hdr_t *next = (nmw_hdr_t *)(uintptr_t)(link & ~UINT64_C(1));
+      free((unsigned char *)h - (link & 1u) * NMW_HDR);
+      bytes += (int64_t)NMW_CLASS_ALLOC(k);
+      h = next;
+    }
+    bin->head = NULL;
+    bin->count = 0;
+  }
+  NMW_ADD(sh->cache_bytes, -bytes);
 }
 
 static void on_thread_exit(void *value) {
   nmw_shard_t *sh = value;
   /* Fold what the shard holds back, so a shard waiting for a new thread does not
-   * hide part of the current totals from the peak checks of the others. */
+   * hide part of the current totals from the peak checks of the others; and give
+   * its cached blocks back to libc. */
   fold_all(sh);
+  nmw__cache_flush(sh);
   nmw__tls_shard = NULL;
   uv_mutex_lock(&nmw__g.shard_lock);
   sh->next_free = nmw__g.free_shards;
@@ -44,6 +60,24 @@ static void on_thread_exit(void *value) {
 }
 
 static void init_key_once(void) { pthread_key_create(&exit_key, on_thread_exit); }
+
+/* The flat arrays: reserved, not committed (the kernel gives zero pages on first
+ * touch). Never unmapped: shards live as long as the process. */
+static void *reserve(size_t bytes) {
+  void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                 -1, 0);
+  return p == MAP_FAILED ? NULL : p;
+}
+
+static nmw_shard_t *shard_new(void) {
+  nmw_shard_t *sh = nmw__meta_calloc(1, sizeof *sh);
+  if (!sh) return NULL;
+  sh->slots = reserve(NMW_SLOT_MAX * sizeof *sh->slots);
+  sh->reallocs = reserve(NMW_SLOT_MAX * sizeof *sh->reallocs);
+  sh->tags = reserve(NMW_TAG_MAX * sizeof *sh->tags);
+  if (!sh->slots || !sh->reallocs || !sh->tags) return NULL;
+  return sh;
+}
 
 nmw_shard_t *nmw__shard_acquire(void) {
   static uv_once_t key_once = UV_ONCE_INIT;
@@ -54,7 +88,7 @@ nmw_shard_t *nmw__shard_acquire(void) {
   if (sh) {
     nmw__g.free_shards = sh->next_free;
   } else {
-    sh = nmw__meta_calloc(1, sizeof *sh);
+    sh = shard_new();
     if (sh) {
       sh->next_all = atomic_load_explicit(&nmw__g.shards, memory_order_relaxed);
       atomic_store_explicit(&nmw__g.shards, sh, memory_order_release);
@@ -68,16 +102,13 @@ nmw_shard_t *nmw__shard_acquire(void) {
   return sh;
 }
 
-nmw_slot_ctr_t *nmw__slot_page_new(nmw_shard_t *sh, uint32_t page) {
-  nmw_slot_ctr_t *ctrs = nmw__meta_calloc(NMW_PAGE_SIZE, sizeof *ctrs);
-  if (ctrs) atomic_store_explicit(&sh->slot_pages[page], ctrs, memory_order_release);
-  return ctrs;
-}
+static size_t page_round(size_t bytes) { return (bytes + 4095) & ~(size_t)4095; }
 
-nmw_pend_t *nmw__tag_page_new(nmw_shard_t *sh, uint32_t page) {
-  nmw_pend_t *pends = nmw__meta_calloc(NMW_PAGE_SIZE, sizeof *pends);
-  if (pends) atomic_store_explicit(&sh->tag_pages[page], pends, memory_order_release);
-  return pends;
+uint64_t nmw__shard_metadata(void) {
+  uint32_t slots = nmw__slot_end(), ntags = atomic_load(&nmw__g.tag_count);
+  uint64_t per = page_round(slots * sizeof(nmw_slot_ctr_t)) + page_round(ntags * sizeof(nmw_pend_t)) +
+                 page_round(slots * sizeof(int64_t));
+  return per * atomic_load(&nmw__g.shard_count);
 }
 
 static void atomic_max(_Atomic int64_t *target, int64_t value) {
@@ -107,17 +138,6 @@ void nmw__fold_tag(nmw_tag_state_t *t, nmw_pend_t *p) {
   atomic_max(&t->peak_blocks, now_blocks);
   p->slack_bytes = folded_bytes > now_bytes ? folded_bytes - now_bytes : 0;
   p->slack_blocks = folded_blocks > now_blocks ? folded_blocks - now_blocks : 0;
-}
-
-void nmw__pend_without_page(nmw_shard_t *sh, nmw_tag_state_t *t, int64_t dbytes,
-                            int64_t dblocks) {
-  nmw_pend_t direct = {0};
-  atomic_init(&direct.bytes, dbytes);
-  atomic_init(&direct.blocks, dblocks);
-  nmw__fold_tag(t, &direct);
-  NMW_ADD(sh->total.bytes, dbytes);
-  NMW_ADD(sh->total.blocks, dblocks);
-  nmw__fold_total(sh);
 }
 
 void nmw__fold_total(nmw_shard_t *sh) {
@@ -155,15 +175,7 @@ void nmw__current(nmw_tag_t tag, int64_t *bytes, int64_t *blocks) {
   }
   for (nmw_shard_t *sh = atomic_load_explicit(&nmw__g.shards, memory_order_acquire); sh;
        sh = sh->next_all) {
-    nmw_pend_t *p;
-    if (tag == NMW_ANY_TAG) {
-      p = &sh->total;
-    } else {
-      nmw_pend_t *page =
-          atomic_load_explicit(&sh->tag_pages[tag >> NMW_PAGE_BITS], memory_order_acquire);
-      if (!page) continue;
-      p = &page[tag & (NMW_PAGE_SIZE - 1)];
-    }
+    nmw_pend_t *p = tag == NMW_ANY_TAG ? &sh->total : &sh->tags[tag];
     b += NMW_LOAD(p->bytes);
     k += NMW_LOAD(p->blocks);
   }
@@ -174,19 +186,38 @@ void nmw__current(nmw_tag_t tag, int64_t *bytes, int64_t *blocks) {
 void nmw__sum_slots(nmw_slot_sum_t *out, uint32_t nslots) {
   for (nmw_shard_t *sh = atomic_load_explicit(&nmw__g.shards, memory_order_acquire); sh;
        sh = sh->next_all) {
-    for (uint32_t page = 0; page * NMW_PAGE_SIZE < nslots; page++) {
-      nmw_slot_ctr_t *ctrs = atomic_load_explicit(&sh->slot_pages[page], memory_order_acquire);
-      if (!ctrs) continue;
-      uint32_t base = page * NMW_PAGE_SIZE;
-      for (uint32_t i = 0; i < NMW_PAGE_SIZE && base + i < nslots; i++) {
-        nmw_slot_sum_t *o = &out[base + i];
-        o->allocs += NMW_LOAD(ctrs[i].allocs);
-        o->frees += NMW_LOAD(ctrs[i].frees);
-        o->reallocs += NMW_LOAD(ctrs[i].reallocs);
-        o->bytes_in += NMW_LOAD(ctrs[i].bytes_in);
-        o->bytes_out += NMW_LOAD(ctrs[i].bytes_out);
-      }
+    for (uint32_t i = 0; i < nslots; i++) {
+      nmw_slot_sum_t *o = &out[i];
+      nmw_slot_ctr_t *c = &sh->slots[i];
+      o->allocs += NMW_LOAD(c->allocs);
+      o->frees += NMW_LOAD(c->frees);
+      o->reallocs += NMW_LOAD(sh->reallocs[i]);
+      o->bytes_in += NMW_LOAD(c->bytes_in);
+      o->bytes_out += NMW_LOAD(c->bytes_out);
     }
+  }
+}
+
+void nmw__fold_due(nmw_shard_t *sh, nmw_tag_t tag, bool growing) {
+  nmw_pend_t *p = &sh->tags[tag];
+  nmw_tag_state_t *t = &nmw__tags[tag];
+  nmw_pend_t *tp = &sh->total;
+  int64_t pb = NMW_LOAD(p->bytes), pk = NMW_LOAD(p->blocks);
+  int64_t tb = NMW_LOAD(tp->bytes), tk = NMW_LOAD(tp->blocks);
+  if (growing) {
+    if (pb + NMW_LOAD(t->folded_bytes) - p->slack_bytes > NMW_LOAD(t->peak_bytes) ||
+        pk + NMW_LOAD(t->folded_blocks) - p->slack_blocks > NMW_LOAD(t->peak_blocks) ||
+        pb > NMW_FOLD_BATCH_BYTES)
+      nmw__fold_tag(t, p);
+    if (tb + NMW_LOAD(nmw__total.folded_bytes) - tp->slack_bytes >
+            NMW_LOAD(nmw__total.watermark_bytes) ||
+        tk + NMW_LOAD(nmw__total.folded_blocks) - tp->slack_blocks >
+            NMW_LOAD(nmw__total.watermark_blocks) ||
+        tb > NMW_FOLD_BATCH_BYTES)
+      nmw__fold_total(sh);
+  } else {
+    if (pb < -NMW_FOLD_BATCH_BYTES || pk < -NMW_FOLD_BATCH_BLOCKS) nmw__fold_tag(t, p);
+    if (tb < -NMW_FOLD_BATCH_BYTES || tk < -NMW_FOLD_BATCH_BLOCKS) nmw__fold_total(sh);
   }
 }
 

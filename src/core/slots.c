@@ -13,9 +13,14 @@ typedef struct slot_info {
   nmw_tag_t tag;
 } slot_info_t;
 
+#define NMW_PAGE_BITS 8
+#define NMW_PAGE_SIZE (1u << NMW_PAGE_BITS)
+#define NMW_SLOT_PAGES (NMW_SLOT_MAX / NMW_PAGE_SIZE)
+
 /* Slot infos, in pages; the "no site" slots (0 .. NMW_TAG_MAX-1) have none. */
 static _Atomic(slot_info_t *) info_pages[NMW_SLOT_PAGES];
 static _Atomic uint32_t slot_end = NMW_TAG_MAX;
+uint16_t nmw__slot_tag[NMW_SLOT_MAX];
 
 /* Open addressing from (site, tag) to slot, under slot_lock. */
 typedef struct map_entry {
@@ -68,6 +73,7 @@ uint32_t nmw__slot_lookup_slow(nmw_site_t *site, nmw_tag_t tag) {
       atomic_store_explicit(&info_pages[page], infos, memory_order_release);
     }
     infos[end & (NMW_PAGE_SIZE - 1)] = (slot_info_t){site, tag};
+    nmw__slot_tag[end] = (uint16_t)tag;
     *e = (map_entry_t){site, tag, end};
     slot = end;
     atomic_store_explicit(&slot_end, end + 1, memory_order_release);

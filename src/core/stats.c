@@ -122,14 +122,22 @@ static int64_t padding_sum(void) {
   return sum < 0 ? 0 : sum;
 }
 
+static int64_t cache_sum(void) {
+  int64_t sum = 0;
+  for (nmw_shard_t *sh = atomic_load_explicit(&nmw__g.shards, memory_order_acquire); sh;
+       sh = sh->next_all)
+    sum += NMW_LOAD(sh->cache_bytes);
+  return sum < 0 ? 0 : sum;
+}
+
 void nmw_core_overhead(nmw_overhead_t *out) {
   nmw_counters_t total;
   nmw_core_total_counters(&total);
   int64_t headered = total.curr_blocks - atomic_load(&nmw__g.tracked_blocks);
   if (headered < 0) headered = 0;
-  out->block_bytes = (uint64_t)headered * (NMW_HEADER_SIZE + NMW_CANARY_SIZE) +
-                     (uint64_t)padding_sum();
-  out->metadata_bytes = atomic_load(&nmw__g.metadata_bytes) +
-                       nmw_core_tag_count() * sizeof(nmw_tag_state_t) + sizeof nmw__total;
-  out->total_bytes = out->block_bytes + out->metadata_bytes;
+  out->block_bytes = (uint64_t)headered * NMW_TRACKED_OVERHEAD + (uint64_t)padding_sum();
+  out->metadata_bytes = atomic_load(&nmw__g.metadata_bytes) + nmw__shard_metadata() +
+                        nmw_core_tag_count() * sizeof(nmw_tag_state_t) + sizeof nmw__total;
+  out->cache_bytes = (uint64_t)cache_sum();
+  out->total_bytes = out->block_bytes + out->metadata_bytes + out->cache_bytes;
 }

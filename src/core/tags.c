@@ -46,6 +46,7 @@ static void init_once(void) {
   uv_mutex_init(&nmw__g.slot_lock);
   uv_mutex_init(&nmw__g.peak_lock);
   uv_mutex_init(&nmw__g.limit_lock);
+  for (uint32_t i = 0; i < NMW_TAG_MAX; i++) nmw__slot_tag[i] = (uint16_t)i;
   init_tag(NMW_UNTAGGED, "untagged", 0);
   atomic_store_explicit(&nmw__g.tag_count, 1, memory_order_release);
 }

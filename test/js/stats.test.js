@@ -92,14 +92,18 @@ test('the total and the overhead move with one block', () => {
   assert.equal(mid.total.currBlocks - before.total.currBlocks, 1);
   assert.equal(mid.total.allocs - before.total.allocs, 1);
   assert.equal(mid.total.bytesAllocated - before.total.bytesAllocated, 1000);
-  // 32-byte header and 8-byte canary per block.
-  assert.equal(mid.overhead.blockBytes - before.overhead.blockBytes, 40);
-  assert.equal(mid.overhead.totalBytes, mid.overhead.blockBytes + mid.overhead.metadataBytes);
+  // 16-byte header and 8-byte canary per block.
+  assert.equal(mid.overhead.blockBytes - before.overhead.blockBytes, 24);
+  assert.equal(
+    mid.overhead.totalBytes,
+    mid.overhead.blockBytes + mid.overhead.metadataBytes + mid.overhead.cacheBytes,
+  );
 
   const a = fx.aligned(id, 64, 10);
   const aligned = mw.stats();
-  // Header, canary and the alignment's padding.
-  assert.equal(aligned.overhead.blockBytes - mid.overhead.blockBytes, 40 + 64);
+  // Header, canary, the 8-byte prefix and twice the alignment (room to move off a
+  // page start).
+  assert.equal(aligned.overhead.blockBytes - mid.overhead.blockBytes, 24 + 8 + 2 * 64);
   fx.free(a, id);
 
   fx.free(h, id);
@@ -119,7 +123,7 @@ test('stats() has the documented shape', () => {
   assert.equal(untagged.id, 0);
   assert.equal(untagged.external, false);
   assert.equal(untagged.limit, null);
-  for (const key of ['blockBytes', 'metadataBytes', 'totalBytes']) assert.equal(typeof s.overhead[key], 'number');
+  for (const key of ['blockBytes', 'metadataBytes', 'totalBytes', 'cacheBytes']) assert.equal(typeof s.overhead[key], 'number');
   for (const key of [
     'doubleFree',
     'foreignFree',

@@ -1,0 +1,196 @@
+/*
+ * test_cache.c: the per-thread cache of freed blocks: reuse, double free of a
+ * cached block, its bounds (per class and per thread), the flush at thread exit,
+ * a producer/consumer pair of threads (one allocates, the other frees) with exact
+ * counts, and a cached block whose header was overwritten.
+ *
+ * Each worker thread is its own shard and cache; the main thread stays idle while
+ * they run, so the change of stats().overhead's cache bytes is theirs.
+ */
+#include "test_util.h"
+
+#include <string.h>
+#include <uv.h>
+
+#include "../../src/core/internal.h"
+
+static nmw_site_t *site_producer(void) { return NMW_SITE(); }
+
+static uint64_t cache_bytes(void) {
+  nmw_overhead_t o;
+  nmw_core_overhead(&o);
+  return o.cache_bytes;
+}
+
+static void test_reuse_and_double_free(void **state) {
+  (void)state;
+  nmw_tag_t tag = test_new_tag("t.cache.double");
+  void *p = nmw_core_malloc(64, tag, NULL);
+  assert_non_null(p);
+  nmw_core_free(p, tag, NULL);
+  /* The cache hands the block straight back (last in, first out). */
+  void *q = nmw_core_malloc(60, tag, NULL);
+  assert_ptr_equal(p, q);
+  assert_int_equal(nmw_core_block_size(q), 60);
+  nmw_core_free(q, tag, NULL);
+  nmw_counters_t after_free = test_tag_counters(tag);
+  uint64_t misuse[NMW_MISUSE_KIND_COUNT];
+  test_misuse_snapshot(misuse);
+  /* The block sits in the cache with its DEAD mark: a second free is a double
+   * free, not a foreign pointer, and changes nothing. */
+  nmw_core_free(q, tag, NULL);
+  assert_null(nmw_core_realloc(q, 10, tag, NULL));
+  EXPECT_MISUSE_DELTA(misuse, NMW_MISUSE_DOUBLE_FREE, 2, -1);
+  nmw_counters_t c = test_tag_counters(tag);
+  EXPECT_SAME("after the double free", &c, &after_free);
+  assert_int_equal(nmw_core_block_size(q), 0);
+  assert_int_equal(nmw_core_block_tag(q), NMW_ANY_TAG);
+  /* And the block is still good for the next allocation. */
+  void *r = nmw_core_malloc(64, tag, NULL);
+  assert_ptr_equal(r, q);
+  nmw_core_free(r, tag, NULL);
+}
+
+/* ---- bounds and thread exit ---- */
+
+typedef struct bounds_job {
+  nmw_tag_t tag;
+  uint64_t before;
+  uint64_t one_class, all_classes; /* cache bytes of this thread at two points */
+  int failed;
+} bounds_job_t;
+
+enum { BOUNDS_BLOCKS = 4000 };
+
+static void bounds_run(void *arg) {
+  bounds_job_t *job = arg;
+  static void *blocks[BOUNDS_BLOCKS];
+  /* One class: far more blocks than a class keeps. */
+  for (int i = 0; i < 1000; i++)
+    if (!(blocks[i] = nmw_core_malloc(64, job->tag, NULL))) job->failed = 1;
+  for (int i = 0; i < 1000; i++) nmw_core_free(blocks[i], job->tag, NULL);
+  job->one_class = cache_bytes() - job->before;
+  /* Every class: far more bytes than a thread keeps. */
+  for (int i = 0; i < BOUNDS_BLOCKS; i++)
+    if (!(blocks[i] = nmw_core_malloc((size_t)(i % (NMW_CACHE_MAX_SIZE + 1)), job->tag, NULL)))
+      job->failed = 1;
+  for (int i = 0; i < BOUNDS_BLOCKS; i++) nmw_core_free(blocks[i], job->tag, NULL);
+  job->all_classes = cache_bytes() - job->before;
+}
+
+static void test_bounds_and_thread_exit(void **state) {
+  (void)state;
+  static bounds_job_t job;
+  job.tag = test_new_tag("t.cache.bounds");
+  job.before = cache_bytes();
+  uv_thread_t thread;
+  assert_int_equal(uv_thread_create(&thread, bounds_run, &job), 0);
+  assert_int_equal(uv_thread_join(&thread), 0);
+  assert_false(job.failed);
+  /* At most NMW_CACHE_CLASS_BLOCKS blocks of the class (and of the class below,
+   * which takes blocks moved off a page start). */
+  assert_true(job.one_class > 0);
+  assert_true(job.one_class <= NMW_CACHE_CLASS_BLOCKS * (NMW_CLASS_ALLOC(4) + NMW_CLASS_ALLOC(3)));
+  assert_true(job.all_classes <= NMW_CACHE_THREAD_BYTES);
+  /* The thread exited: its cache went back to libc. */
+  assert_int_equal(cache_bytes(), job.before);
+  nmw_counters_t c = test_tag_counters(job.tag);
+  assert_int_equal(c.allocs, 1000 + BOUNDS_BLOCKS);
+  assert_int_equal(c.frees, 1000 + BOUNDS_BLOCKS);
+  assert_int_equal(c.curr_bytes, 0);
+}
+
+/* ---- a producer and a consumer ---- */
+
+enum { PC_BATCH = 128, PC_ROUNDS = 200 };
+
+typedef struct pc {
+  nmw_tag_t tag;
+  void *slots[PC_BATCH];
+  uv_sem_t full, empty;
+  uint64_t bytes;
+  int failed;
+} pc_t;
+
+static void producer_run(void *arg) {
+  pc_t *pc = arg;
+  for (int round = 0; round < PC_ROUNDS; round++) {
+    uv_sem_wait(&pc->empty);
+    for (int i = 0; i < PC_BATCH; i++) {
+      size_t size = (size_t)((round * PC_BATCH + i) * 37 % 1500);
+      pc->slots[i] = nmw_core_malloc(size, pc->tag, site_producer());
+      if (!pc->slots[i]) pc->failed = 1;
+      else memset(pc->slots[i], 0x5a, size);
+      pc->bytes += size;
+    }
+    uv_sem_post(&pc->full);
+  }
+}
+
+static void consumer_run(void *arg) {
+  pc_t *pc = arg;
+  for (int round = 0; round < PC_ROUNDS; round++) {
+    uv_sem_wait(&pc->full);
+    for (int i = 0; i < PC_BATCH; i++) nmw_core_free(pc->slots[i], pc->tag, NULL);
+    uv_sem_post(&pc->empty);
+  }
+}
+
+static void test_producer_consumer(void **state) {
+  (void)state;
+  static pc_t pc;
+  pc.tag = test_new_tag("t.cache.pc");
+  uint64_t before = cache_bytes();
+  uint64_t misuse[NMW_MISUSE_KIND_COUNT];
+  test_misuse_snapshot(misuse);
+  assert_int_equal(uv_sem_init(&pc.full, 0), 0);
+  assert_int_equal(uv_sem_init(&pc.empty, 1), 0);
+  uv_thread_t producer, consumer;
+  assert_int_equal(uv_thread_create(&producer, producer_run, &pc), 0);
+  assert_int_equal(uv_thread_create(&consumer, consumer_run, &pc), 0);
+  assert_int_equal(uv_thread_join(&producer), 0);
+  assert_int_equal(uv_thread_join(&consumer), 0);
+  uv_sem_destroy(&pc.full);
+  uv_sem_destroy(&pc.empty);
+  assert_false(pc.failed);
+  const uint64_t n = (uint64_t)PC_BATCH * PC_ROUNDS;
+  nmw_counters_t c = test_tag_counters(pc.tag);
+  EXPECT_COUNTS("producer/consumer", &c, n, n, 0, pc.bytes, pc.bytes);
+  EXPECT_ROW(site_producer(), pc.tag, n, n, 0, pc.bytes, pc.bytes);
+  EXPECT_MISUSE_DELTA(misuse, -1);
+  /* Both threads are gone, and so are their caches. */
+  assert_int_equal(cache_bytes(), before);
+}
+
+/* A cached block whose header was overwritten (a write after free) is not handed
+ * out again: its class is dropped and the damage reported. */
+static void *volatile damaged_keep; /* the dropped block stays reachable (LeakSanitizer) */
+
+static void test_damaged_cache(void **state) {
+  (void)state;
+  nmw_tag_t tag = test_new_tag("t.cache.damaged");
+  void *p = nmw_core_malloc(200, tag, NULL);
+  assert_non_null(p);
+  nmw_core_free(p, tag, NULL);
+  uint64_t misuse[NMW_MISUSE_KIND_COUNT];
+  test_misuse_snapshot(misuse);
+  damaged_keep = (unsigned char *)p - 16;
+  memset((unsigned char *)p - 8, 0x41, 8); /* the DEAD mark */
+  void *q = nmw_core_malloc(200, tag, NULL);
+  assert_non_null(q);
+  assert_ptr_not_equal(p, q);
+  EXPECT_MISUSE_DELTA(misuse, NMW_MISUSE_OVERRUN, 1, -1);
+  nmw_core_free(q, tag, NULL);
+  nmw_counters_t c = test_tag_counters(tag);
+  EXPECT_COUNTS("after the damaged cache", &c, 2, 2, 0, 400, 400);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_reuse_and_double_free),
+      cmocka_unit_test(test_bounds_and_thread_exit),
+      cmocka_unit_test(test_producer_consumer),
+      cmocka_unit_test(test_damaged_cache),
+  };
+  return cmocka_run_group_tests_name("cache", tests, NULL, NULL);
+}
