@@ -36,6 +36,31 @@ function findBinary(dir) {
   }
 }
 
+// A build of ours (build/Release or build/Debug, not a prebuild) older than a
+// source it was built from: binding.gyp, C files beside it, src/ and include/.
+// Rebuilt, so that `npm test` after a pull or an edit never runs a stale addon.
+function isStale(dir, binary) {
+  const rel = path.relative(dir, binary);
+  if (!rel.startsWith(`build${path.sep}`)) return false;
+  let built;
+  try {
+    built = fs.statSync(binary).mtimeMs;
+  } catch {
+    return true;
+  }
+  const newer = (file) => {
+    try {
+      const st = fs.statSync(file);
+      if (st.isDirectory()) return fs.readdirSync(file).some((f) => newer(path.join(file, f)));
+      return /\.(c|h|cc|gyp|gypi)$/.test(file) && st.mtimeMs > built;
+    } catch {
+      return false;
+    }
+  };
+  return ['binding.gyp', 'src', 'include'].some((f) => newer(path.join(dir, f))) ||
+    fs.readdirSync(dir).some((f) => /\.(c|h|cc)$/.test(f) && newer(path.join(dir, f)));
+}
+
 // [command, leadingArgs] that runs node-gyp.
 function nodeGypCommand() {
   const fromNpm = process.env.npm_config_node_gyp;
@@ -97,7 +122,7 @@ function buildAddon(dir = ROOT, { force = false, quiet = false, sanitize = null 
   }
   if (!force) {
     const existing = findBinary(dir);
-    if (existing) return { built: false, path: existing };
+    if (existing && !isStale(dir, existing)) return { built: false, path: existing };
   }
   const [command, leading] = nodeGypCommand();
   const args = [...leading, 'rebuild'];
@@ -150,10 +175,12 @@ if (require.main === module) {
     // npm install: a prebuild (or an earlier build) that loads is used as it is;
     // otherwise the addon is built from source.
     const existing = force ? null : findBinary(dir);
-    if (existing && loads(existing)) {
+    const stale = existing !== null && isStale(dir, existing);
+    if (existing && !stale && loads(existing)) {
       console.log(`native-memwatch: using ${path.relative(dir, existing) || existing}`);
     } else {
-      if (existing) console.log(`native-memwatch: ${existing} does not load here; building from source`);
+      if (stale) console.log(`native-memwatch: ${path.relative(dir, existing)} is older than its sources; building`);
+      else if (existing) console.log(`native-memwatch: ${existing} does not load here; building from source`);
       buildAddon(dir, { force: true });
     }
   } catch (err) {
