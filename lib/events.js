@@ -321,7 +321,7 @@ function onEntries(list) {
     }
     if (kind === FULL) {
       if (target !== null && target.listenerCount('stats') > 0) emitSafely('stats', buildStats(entry, after, now, pause));
-      if (monitor.running && naturalHeapReadings) monitor.naturalFullGc(after.used_heap_size);
+      if (monitor.running && naturalHeapReadings) monitor.naturalFullGc();
     }
   }
   lastContexts = { number_of_native_contexts: now.number_of_native_contexts, number_of_detached_contexts: now.number_of_detached_contexts };
@@ -462,6 +462,7 @@ class Monitor {
     this.detector = null;
     this.driven = null; // {now} when a test drives the clock
     this.lastForced = -Infinity;
+    this.forcedGcs = 0;
     this.busy = false;
     this.heapSpaces = null;
   }
@@ -477,6 +478,7 @@ class Monitor {
     this.detector.setOptions(leakOptions);
     this.lastForced = -Infinity;
     this.startedAt = this.now();
+    this.based = false;
     if (this.driven === null) {
       this.timer = setInterval(() => {
         this.tick().catch((err) =>
@@ -517,7 +519,10 @@ class Monitor {
     const out = new Map();
     if (kinds.has('heap') || kinds.has('external')) {
       const h = v8.getHeapStatistics();
-      if (kinds.has('heap')) out.set('heap', { kind: 'heap', tag: null, value: h.used_heap_size, aux: spaces() });
+      if (kinds.has('heap')) {
+        const sp = spaces();
+        out.set('heap', { kind: 'heap', tag: null, value: heapValue(sp), aux: sp });
+      }
       if (kinds.has('external')) {
         const ext = h.external_memory ?? process.memoryUsage().external;
         out.set('external', { kind: 'external', tag: null, value: ext, aux: null });
@@ -568,32 +573,55 @@ class Monitor {
     if (!this.running || this.busy || !this.warm(t)) return;
     this.busy = true;
     try {
+      if (!this.based) {
+        // The first reading of every series is exact: one full GC when sampling
+        // starts (after the warm-up), so no span starts on garbage.
+        this.based = true;
+        if (leakOptions.forceGc && leakOptions.kinds.some((k) => GC_SENSITIVE.has(k))) await this.forceGc(t);
+        if (this.running) this.sample(t, true);
+        return;
+      }
       const suspects = this.sample(t, false);
-      if (suspects.length === 0 || !this.running) return;
+      const due = [];
+      for (const key of this.detector.series.keys()) {
+        const d = this.detector.due(key);
+        if (d !== null && d <= t) due.push(key);
+      }
+      if ((suspects.length === 0 && due.length === 0) || !this.running) return;
       if (t - this.lastForced < leakOptions.window) return; // at most one forced GC per window
-      this.lastForced = t;
-      gc();
-      // Node-API finalizers queued by the GC run from a SetImmediate.
-      await new Promise((resolve) => setImmediate(resolve));
-      await new Promise((resolve) => setImmediate(resolve));
+      await this.forceGc(t);
       if (!this.running) return;
       const readings = this.read();
-      for (const key of suspects) {
+      const confirming = new Set([...suspects, ...due]);
+      for (const key of confirming) {
         const r = readings.get(key);
         const v = this.detector.confirm(key, t, r === undefined ? 0 : r.value);
         if (v !== null && v.verdict === 'leak') this.report(v, r);
+        else if (v !== null && v.verdict === 'confirming' && r !== undefined) {
+          this.detector.add(key, r.kind, r.tag, t, r.value, { exact: true, aux: r.aux });
+        }
       }
       for (const [key, r] of readings) {
-        if (!suspects.includes(key)) this.detector.add(key, r.kind, r.tag, t, r.value, { exact: true, aux: r.aux });
+        if (!confirming.has(key)) this.detector.add(key, r.kind, r.tag, t, r.value, { exact: true, aux: r.aux });
       }
     } finally {
       this.busy = false;
     }
   }
 
-  naturalFullGc(used) {
-    if (!this.running || !this.kinds().has('heap') || !this.warm(this.now())) return;
-    this.detector.add('heap', 'heap', null, this.now(), used, { exact: true, aux: spaces() });
+  async forceGc(t) {
+    this.lastForced = t;
+    this.forcedGcs++;
+    gc();
+    // Node-API finalizers queued by the GC run from a SetImmediate.
+    await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+
+  naturalFullGc() {
+    if (!this.running || !this.kinds().has('heap') || !this.warm(this.now()) || !this.based) return;
+    const sp = spaces();
+    this.detector.add('heap', 'heap', null, this.now(), heapValue(sp), { exact: true, aux: sp });
   }
 
   report(v, reading) {
@@ -649,6 +677,14 @@ class Monitor {
       .sort((a, b) => b.bytes - a.bytes)
       .slice(0, 3);
   }
+}
+
+// The heap series: V8's used_heap_size (memwatch's measure). Between full GCs it
+// includes garbage, young and old: an upper bound of what is retained.
+function heapValue(sp) {
+  let sum = 0;
+  for (const name of Object.keys(sp)) sum += sp[name];
+  return sum;
 }
 
 function spaces() {

@@ -16,10 +16,11 @@
 //   4. spread: no single step between consecutive minima carries more than half
 //      of the growth (one large allocation kept is not a trend).
 // Minima read without a full GC just before are upper bounds, so for GC-sensitive
-// series a passing test is a *suspect*: the caller forces one full GC and calls
-// confirm() with the exact value; the growth counted is then that exact value
-// minus the first window's minimum (a lower bound of the true growth). A failed
-// confirmation restarts the series on the exact value.
+// series a passing test is a *suspect*: the caller forces a full GC and calls
+// confirm() with the exact value, twice: the first must be above the span's first
+// minimum by the threshold (a lower bound of the true growth), the second, a
+// third of a span later, must show the growth going on. A failed confirmation
+// restarts the series on the exact value.
 
 const { typeError, rangeError, describe, validateOptions } = require('./validate.js');
 
@@ -29,8 +30,8 @@ const COUNT_KINDS = new Set(['finalizers', 'handles']);
 const DEFAULTS = Object.freeze({
   interval: 1000,
   window: 2000,
-  warmup: 6000,
-  samples: 10,
+  warmup: 4000,
+  samples: 9,
   minGrowth: 1024 * 1024,
   minCount: 64,
   minFraction: 0.01,
@@ -213,7 +214,8 @@ class Series {
   reset() {
     this.windows = []; // closed: {start, end, min, minAt, exact, aux}
     this.open = null; // the window being filled
-    this.suspect = null;
+    this.suspect = null; // the test passed on upper bounds: first exact reading due
+    this.anchor = null; // first exact reading done: {t, value, evidence, due}
   }
 }
 
@@ -315,43 +317,68 @@ class LeakDetector {
     let maxStep = 0;
     for (let i = 1; i < n; i++) maxStep = Math.max(maxStep, ys[i] - ys[i - 1]);
     if (total <= 0 || maxStep > total / 2) return null;
-    return { start: xs[0], end: xs[n - 1], base, growth, need, samples: n, slope, first: ws[0] };
+    return { start: xs[0], end: xs[n - 1], base, growth, need, samples: n, slope, first: ws[0], lastThird: ws[n - third] };
   }
 
   /**
-   * After a reading: 'leak' (with the evidence), 'suspect' (the test passed on
-   * upper bounds: confirm with a full GC) or null. A series whose last window
-   * minimum is exact (read right after a full GC) needs no confirmation.
+   * After a window closed: 'leak' (with the evidence), 'suspect' (the test passed
+   * on minima that are upper bounds: confirm with full GCs) or null. A series in
+   * confirmation is not tested again until it ends.
    */
   evaluate(key, { needsConfirm = true } = {}) {
     const s = this.series.get(key);
-    if (s === undefined) return null;
+    if (s === undefined || s.anchor !== null) return null;
     const r = this.test(key);
     if (r === null) return null;
     const last = s.windows[s.windows.length - 1];
-    if (!needsConfirm || last.exact) return this.fire(s, r, last.min, last.minAt);
+    if (!needsConfirm) return this.fire(s, r, last.min, last.minAt);
     s.suspect = r;
     return { verdict: 'suspect', series: s, evidence: r };
   }
 
+  /** When the confirmation of `key` wants its second exact reading (ms), or null. */
+  due(key) {
+    const s = this.series.get(key);
+    return s === undefined || s.anchor === null ? null : s.anchor.due;
+  }
+
   /**
-   * The exact value read after the confirming full GC: fires when it is above
-   * the first window's minimum by the threshold, else restarts the series there.
+   * An exact value, read right after a forced full GC, for a suspect series.
+   * First reading: the growth since the span's first minimum (an upper bound of
+   * what was retained then, so this is a lower bound of the growth) must reach
+   * the threshold; then a second reading a third of a span later must show the
+   * growth still going on, at half the threshold's rate or more (a cache that
+   * filled, a warm-up that ended, stop here). A failure restarts the series on
+   * the exact value.
    */
   confirm(key, t, value) {
     const s = this.series.get(key);
-    if (s === undefined || s.suspect === null) return null;
-    const r = s.suspect;
-    s.suspect = null;
-    const growth = value - r.first.min;
-    if (growth >= this.threshold(s.kind, r.base)) return this.fire(s, { ...r, end: t, growth }, value, t);
+    if (s === undefined) return null;
+    if (s.anchor === null) {
+      if (s.suspect === null) return null;
+      const r = s.suspect;
+      s.suspect = null;
+      if (value - r.first.min < r.need) return this.clear(s, t, value);
+      const span = r.end - r.start;
+      s.anchor = { t, value, evidence: r, due: t + Math.max(this.options.window, Math.ceil(span / 3)) };
+      return { verdict: 'confirming', series: s, due: s.anchor.due };
+    }
+    const a = s.anchor;
+    const r = a.evidence;
+    const span = r.end - r.start;
+    const rate = t > a.t ? (value - a.value) / (t - a.t) : 0;
+    if (!(rate >= (0.5 * r.need) / span)) return this.clear(s, t, value);
+    return this.fire(s, { ...r, end: t, growth: value - r.first.min }, value, t);
+  }
+
+  clear(s, t, value) {
     s.reset();
     this.add(s.key, s.kind, s.tag, t, value, { exact: true });
     return { verdict: 'cleared', series: s };
   }
 
   fire(s, r, current, t) {
-    const evidence = { ...r, current, end: t, growth: Math.max(r.growth, current - r.first.min) };
+    const evidence = { ...r, current, end: t, growth: current - r.first.min };
     // Re-arm on the new base: the next event needs a new span of growth.
     s.reset();
     this.add(s.key, s.kind, s.tag, t, current, { exact: true });
