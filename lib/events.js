@@ -252,7 +252,24 @@ function updateBase(used) {
   }
 }
 
+// mw.gc() with 'gc'/'stats' listeners: the loop stays alive until the GC's
+// entry is delivered, so `memwatch.once('stats', ...); memwatch.gc()` gets its
+// event as memwatch's did, even as the program's last act (at most 1 s).
+let hold = null;
+
+/** mw.gc(): a full GC, synchronous (memwatch's gc()). */
+function userGc() {
+  gc();
+  if (observer !== null && target !== null && (target.listenerCount('gc') > 0 || target.listenerCount('stats') > 0)) {
+    if (hold === null) hold = setTimeout(() => { hold = null; }, 1000);
+  }
+}
+
 function onEntries(list) {
+  if (hold !== null) {
+    clearTimeout(hold);
+    hold = null;
+  }
   const entries = list.getEntries();
   if (profiler !== null) {
     const r = profiler.stop();
@@ -765,6 +782,8 @@ const testing = {
   },
   monitor,
   counters,
+  /** Which sources are installed now. */
+  sources: () => ({ observer: observer !== null, profiler: profiler !== null, monitor: monitor.running, timer: monitor.timer !== null }),
 };
 
-module.exports = { install, configOption, config, testing, GC_HEAP_FIELDS, reasonText };
+module.exports = { install, configOption, config, testing, gc: userGc, GC_HEAP_FIELDS, reasonText };

@@ -19,7 +19,7 @@ const {
 const { tags, stats, sites } = require('./stats.js');
 const { Snapshot, snapshot } = require('./snapshot.js');
 const { Region, region } = require('./region.js');
-const { gc, settle } = require('./gc.js');
+const { settle } = require('./gc.js');
 const { flushExternal, setExternal } = require('./external.js');
 const finalizerAudit = require('./finalizers.js');
 const { format, table } = require('./format.js');
@@ -30,6 +30,10 @@ const { HeapDiff } = require('./heapdiff.js');
 const heapSnapshots = require('./heap-snapshot.js');
 const { sampling, SamplingProfile } = require('./sampling.js');
 const events = require('./events.js');
+
+// memwatch's gc(): a full GC, synchronous; with 'gc'/'stats' listeners the loop
+// stays alive until its event is delivered (lib/events.js).
+const { gc } = events;
 
 const TAG_EXTERNAL = 0x1;
 
