@@ -467,7 +467,7 @@ const WHAT = {
 function reasonText(kind, tag, growth, ms, samples) {
   const count = kind === 'finalizers' || kind === 'handles';
   const amount = count ? `${growth}` : niceBytes(growth);
-  const rate = ms > 0 ? (growth / ms) * 3600000 : null;
+  const rate = ms > 0 ? Math.round((growth / ms) * 3600000) : null;
   const rateText = rate === null ? 'rate unknown' : count ? `${Math.round(rate)}/hr` : `${niceBytes(rate)}/hr`;
   return `${WHAT[kind](tag)} grew by ${amount} over ${niceDuration(ms)} (${samples} samples, growing in each third) - ${rateText}`;
 }
