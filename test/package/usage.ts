@@ -26,3 +26,21 @@ const fin = finalizers();
 const live = finalizers.live({ olderThanMs: 0 });
 const text: string = format(s) + table(snap.compareTo(snapshot())) + format(fin) + mw.format(live, { limit: 3 });
 export { v, n, rows, p, c, f, text };
+
+// Events (issue 14): typed listeners.
+import { on, once, off, addListener, removeListener, removeAllListeners, listenerCount } from 'native-memwatch';
+import type { LeakInfo, GcInfo, GcStats } from 'native-memwatch';
+const onLeak = (info: LeakInfo): void => {
+  const t: number = info.end.getTime() - info.start.getTime() + info.growth + info.rate;
+  void t;
+};
+on('leak', onLeak);
+once('gc', (g: GcInfo) => void (g.pause + g.after.used_heap_size));
+addListener('stats', (st: GcStats) => void (st.num_full_gc + st.gcScavengeTime + st.native.bytes));
+mw.on('stats', (st) => void st.current_base).once('leak', (info) => void info.top);
+off('leak', onLeak);
+removeListener('leak', onLeak);
+const listening: number = listenerCount('leak');
+removeAllListeners('gc');
+const leakCfg = configure({ leak: { minGrowth: 2 * 1024 * 1024, kinds: ['heap', 'native'] } }).leak.window;
+export { listening, leakCfg };
