@@ -19,7 +19,7 @@
 // series a passing test is a *suspect*: the caller forces a full GC and calls
 // confirm() with the exact value, twice: the first must be above the span's first
 // minimum by the threshold (a lower bound of the true growth), the second, a
-// third of a span later, must show the growth going on. A failed confirmation
+// quarter of a span later, must show the growth going on. A failed confirmation
 // restarts the series on the exact value.
 
 const { typeError, rangeError, describe, validateOptions } = require('./validate.js');
@@ -290,6 +290,14 @@ class LeakDetector {
     const ws = s.windows;
     const xs = ws.map((w) => w.minAt);
     const ys = ws.map((w) => w.min);
+    // An exact reading bounds the minima before it: if the series only grows (the
+    // hypothesis under test), nothing retained earlier exceeded it. Clamping
+    // removes the garbage a later full GC showed up (natural GCs in between).
+    let cap = Infinity;
+    for (let i = n - 1; i >= 0; i--) {
+      if (ws[i].exact) cap = Math.min(cap, ys[i]);
+      else if (ys[i] > cap) ys[i] = cap;
+    }
     const span = xs[n - 1] - xs[0];
     if (!(span > 0)) return null;
     const base = median(ys.slice(0, 3));
@@ -346,7 +354,7 @@ class LeakDetector {
    * An exact value, read right after a forced full GC, for a suspect series.
    * First reading: the growth since the span's first minimum (an upper bound of
    * what was retained then, so this is a lower bound of the growth) must reach
-   * the threshold; then a second reading a third of a span later must show the
+   * the threshold; then a second reading a quarter of a span later must show the
    * growth still going on, at half the threshold's rate or more (a cache that
    * filled, a warm-up that ended, stop here). A failure restarts the series on
    * the exact value.
@@ -360,7 +368,7 @@ class LeakDetector {
       s.suspect = null;
       if (value - r.first.min < r.need) return this.clear(s, t, value);
       const span = r.end - r.start;
-      s.anchor = { t, value, evidence: r, due: t + Math.max(this.options.window, Math.ceil(span / 3)) };
+      s.anchor = { t, value, evidence: r, due: t + Math.max(this.options.window, Math.ceil(span / 4)) };
       return { verdict: 'confirming', series: s, due: s.anchor.due };
     }
     const a = s.anchor;

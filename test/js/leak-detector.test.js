@@ -82,7 +82,7 @@ test('confirmation: a suspect needs two exact readings, growing', () => {
   assert.equal(d.evaluate('h').verdict, 'suspect', 'until confirmed');
   const c1 = d.confirm('h', t, 10 * MB + t * 100);
   assert.equal(c1.verdict, 'confirming');
-  assert.equal(d.due('h'), t + Math.ceil(16000 / 3), 'a third of the span (16 s) later');
+  assert.equal(d.due('h'), t + 4000, 'a quarter of the span (16 s) later');
   assert.equal(d.evaluate('h'), null, 'not tested again while confirming');
   const leak = d.confirm('h', t + 6000, 10 * MB + (t + 6000) * 100);
   assert.equal(leak.verdict, 'leak');
