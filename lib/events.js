@@ -164,6 +164,7 @@ const counters = {
   weakCallbacks: { count: 0, time: 0 },
   full: 0,
   other: 0,
+  handlerNs: 0, // time spent in the observer's callback (bench/events)
 };
 // memwatch's base estimates, over the used heap after each full GC.
 const base = { last: 0, recent: 0, ancient: 0, min: 0, max: 0, compactions: 0 };
@@ -266,6 +267,15 @@ function userGc() {
 }
 
 function onEntries(list) {
+  const t0 = process.hrtime.bigint();
+  try {
+    handleEntries(list);
+  } finally {
+    counters.handlerNs += Number(process.hrtime.bigint() - t0);
+  }
+}
+
+function handleEntries(list) {
   if (hold !== null) {
     clearTimeout(hold);
     hold = null;
@@ -480,6 +490,7 @@ class Monitor {
     this.driven = null; // {now} when a test drives the clock
     this.lastForced = -Infinity;
     this.forcedGcs = 0;
+    this.tickNs = 0; // time spent sampling, forcing and confirming (bench/events)
     this.busy = false;
     this.heapSpaces = null;
   }
@@ -589,6 +600,7 @@ class Monitor {
   async tick(t = this.now()) {
     if (!this.running || this.busy || !this.warm(t)) return;
     this.busy = true;
+    const t0 = process.hrtime.bigint();
     try {
       if (!this.based) {
         // The first reading of every series is exact: one full GC when sampling
@@ -623,6 +635,7 @@ class Monitor {
       }
     } finally {
       this.busy = false;
+      this.tickNs += Number(process.hrtime.bigint() - t0);
     }
   }
 

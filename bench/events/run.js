@@ -21,6 +21,11 @@
 //    seconds from the leak's start to the event, and the forced GCs and their
 //    total pause.
 //
+// Also printed: our own time in each phase measured directly (the observer's
+// callback; for leak also the sampler's ticks with their forced GCs), as a
+// fraction of the phase: what the listener costs on the JS thread, without the
+// noise of other processes (the GC profiler's work inside GC pauses is not in it).
+//
 // Ends with one JSON line: {"ratio_gc_listener", "ratio_stats_listener",
 // "ratio_leak_listener", "detection_s", ...}.
 //
@@ -94,6 +99,10 @@ async function main() {
   };
   const order = ['none', 'gc', 'stats', 'leak'];
   const rates = { none: [], gc: [], stats: [], leak: [] };
+  // Our own time in each phase, measured directly (immune to other processes):
+  // the observer's callback, and the leak monitor's ticks (forced GCs included).
+  const own = { none: [], gc: [], stats: [], leak: [] };
+  const { counters: evCounters } = require(path.join(ROOT, 'lib/events.js')).testing;
   const forcedBefore = require(path.join(ROOT, 'lib/events.js')).testing.monitor;
   let forced = 0;
   await phase(1000); // warm the JIT
@@ -101,9 +110,16 @@ async function main() {
     for (let k = 0; k < order.length; k++) {
       const name = order[(k + r) % order.length];
       const fn = listeners[name];
+      const h0 = evCounters.handlerNs;
       if (fn) mw.on(name, fn);
-      const rate = await phase(name === 'leak' ? LEAK_MS : PHASE_MS);
-      if (name === 'leak') forced += forcedBefore.forcedGcs;
+      const ms = name === 'leak' ? LEAK_MS : PHASE_MS;
+      const rate = await phase(ms);
+      let ownNs = evCounters.handlerNs - h0;
+      if (name === 'leak') {
+        forced += forcedBefore.forcedGcs;
+        ownNs += forcedBefore.tickNs;
+      }
+      own[name].push(ownNs / (ms * 1e6));
       if (fn) mw.off(name, fn);
       rates[name].push(rate);
     }
@@ -114,6 +130,11 @@ async function main() {
   for (const name of order) {
     console.log(`  ${name.padEnd(6)} ${median(rates[name]).toFixed(1).padStart(8)} chunks/cpu-s   ratio ${name === 'none' ? '1.000' : ratio(name).toFixed(3)}   (${rates[name].map((x) => x.toFixed(1)).join(', ')})`);
   }
+  const ownRatio = (name) => Math.round((1 + median(own[name])) * 10000) / 10000;
+  console.log(`  own time measured directly (observer callback; leak: + sampling, forced GCs, confirmations), as a fraction of the phase:`);
+  for (const name of ['gc', 'stats', 'leak']) {
+    console.log(`    ${name.padEnd(6)} ${(median(own[name]) * 100).toFixed(3)}%  -> ratio ${ownRatio(name).toFixed(4)}`);
+  }
   console.log(`  events seen: gc ${counts.gc}, stats ${counts.stats}, leak ${counts.leak}; forced GCs in leak phases: ${forced}`);
   const result = {
     bench: 'events',
@@ -121,6 +142,9 @@ async function main() {
     ratio_gc_listener: ratio('gc'),
     ratio_stats_listener: ratio('stats'),
     ratio_leak_listener: ratio('leak'),
+    own_ratio_gc_listener: ownRatio('gc'),
+    own_ratio_stats_listener: ownRatio('stats'),
+    own_ratio_leak_listener: ownRatio('leak'),
     gc_events: counts.gc,
     leak_events_on_workload: counts.leak,
     forced_gcs_leak_phases: forced,
