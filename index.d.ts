@@ -562,7 +562,7 @@ declare const nativeMemwatch: {
   sampling: typeof sampling;
   Snapshot: typeof Snapshot;
   Region: typeof Region;
-};
+} & MemwatchEvents;
 export default nativeMemwatch;
 
 /** What format() and table() accept: what the API returns. */
@@ -801,3 +801,185 @@ export declare const sampling: {
   isStarted(): boolean;
   readonly SamplingProfile: typeof SamplingProfile;
 };
+
+// ---- events (issue 14): 'gc', 'stats', 'leak'; docs/api.md "Events", docs/leak-detection.md ----
+
+/** The ten heap fields of a 'gc' event (gc-stats' set, as V8 names them). */
+export interface GcHeapFields {
+  total_heap_size: number;
+  total_heap_size_executable: number;
+  used_heap_size: number;
+  heap_size_limit: number;
+  total_physical_size: number;
+  total_available_size: number;
+  malloced_memory: number;
+  peak_malloced_memory: number;
+  number_of_native_contexts: number;
+  number_of_detached_contexts: number;
+}
+
+/** One GC, as gc-stats gives it (times in ns on process.hrtime's clock). */
+export interface GcInfo {
+  startTime: number;
+  endTime: number;
+  /** Duration in ns. */
+  pause: number;
+  /** Duration in ms (fractional). */
+  pauseMS: number;
+  /** 1 scavenge (and minor mark-sweep), 2 mark-sweep-compact, 4 incremental marking, 8 weak callbacks. */
+  gctype: 1 | 2 | 4 | 8;
+  kind: 'scavenge' | 'minor-mark-sweep' | 'mark-sweep-compact' | 'incremental-marking' | 'weak-callbacks';
+  /** Asked for (mw.gc(), the detector's confirmations, --expose-gc's gc()). */
+  forced: boolean;
+  flags: number;
+  /** 'gc': before/after measured inside the GC (v8.GCProfiler); 'after': read when the entry was delivered. */
+  measured: 'gc' | 'after';
+  before: GcHeapFields;
+  after: GcHeapFields;
+  diff: GcHeapFields;
+}
+
+/** After each full GC: memwatch's fields, @airbnb/node-memwatch's, and ours. */
+export interface GcStats extends GcHeapFields {
+  num_full_gc: number;
+  num_inc_gc: number;
+  heap_compactions: number;
+  estimated_base: number;
+  current_base: number;
+  min: number;
+  max: number;
+  /** Percent, one decimal. */
+  usage_trend: number;
+  /** Microseconds since the epoch. */
+  gc_ts: number;
+  gcScavengeCount: number;
+  gcScavengeTime: number;
+  gcMarkSweepCompactCount: number;
+  gcMarkSweepCompactTime: number;
+  gcIncrementalMarkingCount: number;
+  gcIncrementalMarkingTime: number;
+  gcProcessWeakCallbacksCount: number;
+  gcProcessWeakCallbacksTime: number;
+  /** This GC's duration, ns. */
+  gc_time: number;
+  does_zap_garbage: number;
+  total_global_handles_size: number;
+  used_global_handles_size: number;
+  external_memory: number;
+  native: { bytes: number; blocks: number; tags: Record<string, { bytes: number; blocks: number }> };
+  finalizers: { live: number; tags: Record<string, number> };
+  external: { v8: number; arrayBuffers: number; reported: number };
+}
+
+export type LeakKind = 'heap' | 'native' | 'finalizers' | 'external' | 'handles';
+
+/** A 'leak' event. */
+export interface LeakInfo {
+  kind: LeakKind;
+  /** The tag (native, finalizers), the resource type (handles), null (heap, external). */
+  tag: string | null;
+  /** When the growth began (the span's first sample), and when it was confirmed. */
+  start: Date;
+  end: Date;
+  /** Bytes (heap, native, external) or records/handles (finalizers, handles) since start. */
+  growth: number;
+  reason: string;
+  /** Window minima the verdict rests on. */
+  samples: number;
+  /** growth per second. */
+  rate: number;
+  unit: 'bytes' | 'count';
+  base: number;
+  current: number;
+  threadId: number;
+  /** Where: call sites (native), finalizer sites (finalizers), heap spaces (heap), the resource type (handles). */
+  top: Array<{ [key: string]: string | number | null }>;
+  /** With configure({leak: {heapSnapshot: dir}}): the snapshot written at the first heap leak. */
+  heapSnapshot?: string | null;
+  heapSnapshotError?: string;
+}
+
+export interface LeakOptions {
+  /** ms between samples (unref'd timer). Default 1000. */
+  interval?: number;
+  /** ms per window; each series keeps its minimum per window. Default 2000. */
+  window?: number;
+  /** ms after the first listener before sampling starts. Default 4000. */
+  warmup?: number;
+  /** Window minima the test needs (and looks at). Default 9. */
+  samples?: number;
+  /** Minimum growth over the span, bytes. Default 1 MiB. */
+  minGrowth?: number;
+  /** Minimum growth over the span, records or handles. Default 64. */
+  minCount?: number;
+  /** Minimum growth as a fraction of the base. Default 0.01. */
+  minFraction?: number;
+  /** Mann-Kendall one-sided confidence. Default 0.99. */
+  confidence?: number;
+  /** Confirm suspects of GC-sensitive series with forced full GCs. Default true. */
+  forceGc?: boolean;
+  kinds?: LeakKind[];
+  /** Directory for a heap snapshot at the first heap leak, or false. Default false. */
+  heapSnapshot?: string | false;
+  /** Also watch native series in worker threads. Default false. */
+  workers?: boolean;
+}
+
+export type LeakConfig = Required<LeakOptions>;
+
+export interface ConfigureOptions {
+  leak?: LeakOptions;
+}
+
+export interface Config {
+  leak: LeakConfig;
+}
+
+type AnyListener = (...args: any[]) => void;
+
+export interface MemwatchEvents {
+  on(event: 'gc', listener: (info: GcInfo) => void): typeof nativeMemwatch;
+  on(event: 'stats', listener: (stats: GcStats) => void): typeof nativeMemwatch;
+  on(event: 'leak', listener: (info: LeakInfo) => void): typeof nativeMemwatch;
+  on(event: string | symbol, listener: AnyListener): typeof nativeMemwatch;
+  once(event: 'gc', listener: (info: GcInfo) => void): typeof nativeMemwatch;
+  once(event: 'stats', listener: (stats: GcStats) => void): typeof nativeMemwatch;
+  once(event: 'leak', listener: (info: LeakInfo) => void): typeof nativeMemwatch;
+  once(event: string | symbol, listener: AnyListener): typeof nativeMemwatch;
+  off(event: string | symbol, listener: AnyListener): typeof nativeMemwatch;
+  addListener(event: 'gc', listener: (info: GcInfo) => void): typeof nativeMemwatch;
+  addListener(event: 'stats', listener: (stats: GcStats) => void): typeof nativeMemwatch;
+  addListener(event: 'leak', listener: (info: LeakInfo) => void): typeof nativeMemwatch;
+  addListener(event: string | symbol, listener: AnyListener): typeof nativeMemwatch;
+  removeListener(event: string | symbol, listener: AnyListener): typeof nativeMemwatch;
+  removeAllListeners(event?: string | symbol): typeof nativeMemwatch;
+  listenerCount(event: string | symbol, listener?: AnyListener): number;
+  emit(event: string | symbol, ...args: any[]): boolean;
+  prependListener(event: string | symbol, listener: AnyListener): typeof nativeMemwatch;
+  prependOnceListener(event: string | symbol, listener: AnyListener): typeof nativeMemwatch;
+  listeners(event: string | symbol): Function[];
+  rawListeners(event: string | symbol): Function[];
+  eventNames(): (string | symbol)[];
+  setMaxListeners(n: number): typeof nativeMemwatch;
+  getMaxListeners(): number;
+}
+
+/** One event per GC (gc-stats' shape). */
+export declare function on(event: 'gc', listener: (info: GcInfo) => void): typeof nativeMemwatch;
+/** After each full GC (memwatch's and @airbnb/node-memwatch's fields, and ours). */
+export declare function on(event: 'stats', listener: (stats: GcStats) => void): typeof nativeMemwatch;
+/** Growth the detector is confident about (docs/leak-detection.md). */
+export declare function on(event: 'leak', listener: (info: LeakInfo) => void): typeof nativeMemwatch;
+export declare function on(event: string | symbol, listener: AnyListener): typeof nativeMemwatch;
+export declare function once(event: 'gc', listener: (info: GcInfo) => void): typeof nativeMemwatch;
+export declare function once(event: 'stats', listener: (stats: GcStats) => void): typeof nativeMemwatch;
+export declare function once(event: 'leak', listener: (info: LeakInfo) => void): typeof nativeMemwatch;
+export declare function once(event: string | symbol, listener: AnyListener): typeof nativeMemwatch;
+export declare function addListener(event: 'gc', listener: (info: GcInfo) => void): typeof nativeMemwatch;
+export declare function addListener(event: 'stats', listener: (stats: GcStats) => void): typeof nativeMemwatch;
+export declare function addListener(event: 'leak', listener: (info: LeakInfo) => void): typeof nativeMemwatch;
+export declare function addListener(event: string | symbol, listener: AnyListener): typeof nativeMemwatch;
+export declare function off(event: string | symbol, listener: AnyListener): typeof nativeMemwatch;
+export declare function removeListener(event: string | symbol, listener: AnyListener): typeof nativeMemwatch;
+export declare function removeAllListeners(event?: string | symbol): typeof nativeMemwatch;
+export declare function listenerCount(event: string | symbol, listener?: AnyListener): number;

@@ -42,4 +42,11 @@ export const {
   heapSnapshotNearLimit,
   sampling,
   SamplingProfile,
+  on,
+  once,
+  off,
+  addListener,
+  removeListener,
+  removeAllListeners,
+  listenerCount,
 } = mw;

@@ -19,7 +19,7 @@ const {
 const { tags, stats, sites } = require('./stats.js');
 const { Snapshot, snapshot } = require('./snapshot.js');
 const { Region, region } = require('./region.js');
-const { gc, settle } = require('./gc.js');
+const { settle } = require('./gc.js');
 const { flushExternal, setExternal } = require('./external.js');
 const finalizerAudit = require('./finalizers.js');
 const { format, table } = require('./format.js');
@@ -29,6 +29,11 @@ const { explain } = require('./explain.js');
 const { HeapDiff } = require('./heapdiff.js');
 const heapSnapshots = require('./heap-snapshot.js');
 const { sampling, SamplingProfile } = require('./sampling.js');
+const events = require('./events.js');
+
+// memwatch's gc(): a full GC, synchronous; with 'gc'/'stats' listeners the loop
+// stays alive until its event is delivered (lib/events.js).
+const { gc } = events;
 
 const TAG_EXTERNAL = 0x1;
 
@@ -96,10 +101,16 @@ const CONFIG_OPTIONS = {
   },
   // finalizers.captureStacks: record the JS stack of each finalizer registration.
   finalizers: finalizerAudit.configOption,
+  // leak: the leak detector's options (docs/leak-detection.md).
+  leak: events.configOption,
 };
 
 function currentConfig() {
-  return { external: { threshold: binding.externalThreshold() }, finalizers: finalizerAudit.config() };
+  return {
+    external: { threshold: binding.externalThreshold() },
+    finalizers: finalizerAudit.config(),
+    leak: events.config(),
+  };
 }
 
 /**
@@ -155,6 +166,11 @@ module.exports = {
   sampling,
   SamplingProfile,
 };
+
+// Events (issue 14): mw is an EventEmitter ('gc', 'stats', 'leak'); on, once,
+// off, addListener, removeListener, removeAllListeners and listenerCount are
+// also own exports (the rest of EventEmitter's methods come from the prototype).
+Object.assign(module.exports, events.install(module.exports));
 
 // `import mw from 'native-memwatch'` and TypeScript's default import see the
 // module itself, in CommonJS too (non-enumerable, so keys stay the API).

@@ -61,6 +61,14 @@ const COVERED = new Set([
   'Region',
   'format',
   'table',
+  // Events (issue 14): the EventEmitter methods that are own exports.
+  'on',
+  'once',
+  'off',
+  'addListener',
+  'removeListener',
+  'removeAllListeners',
+  'listenerCount',
 ]);
 
 test('every exported function is covered here', () => {
@@ -216,10 +224,12 @@ test('configure(options)', () => {
   throwsArg(() => mw.configure({ external: { threshold: '1' } }), TypeError, 'options.external.threshold');
   assert.throws(() => mw.configure({ external: { nope: 1 } }), /options\.external\.nope is not a supported option/);
   const before = mw.configure().external.threshold;
-  assert.deepEqual(mw.configure({ external: { threshold: 4096 } }), {
+  const { leak, ...rest } = mw.configure({ external: { threshold: 4096 } });
+  assert.deepEqual(rest, {
     external: { threshold: 4096 },
     finalizers: { captureStacks: false },
   });
+  assert.equal(leak.interval, 1000); // issue 14's options: configure({leak}) below
   throwsArg(() => mw.configure({ finalizers: 5 }), TypeError, 'options.finalizers');
   throwsArg(() => mw.configure({ finalizers: { captureStacks: 'yes' } }), TypeError, 'options.finalizers.captureStacks');
   mw.configure({ external: { threshold: before } });
@@ -366,4 +376,36 @@ test('sampling.start(options), SamplingProfile: profile.top(limit), profile.comp
   } finally {
     mw.sampling.stop();
   }
+});
+
+// ---- events (issue 14) ----
+
+test('on/once/off/addListener/removeListener(event, listener), removeAllListeners(event), listenerCount(event)', () => {
+  const fn = () => {};
+  for (const name of ['on', 'once', 'off', 'addListener', 'removeListener']) {
+    throwsArg(() => mw[name]('leak'), TypeError, 'listener');
+    throwsArg(() => mw[name]('leak', 'fn'), TypeError, 'listener');
+    throwsArg(() => mw[name](undefined, fn), TypeError, 'event');
+    throwsArg(() => mw[name](42, fn), TypeError, 'event');
+    throwsArg(() => mw[name]({}, fn), TypeError, 'event');
+  }
+  throwsArg(() => mw.removeAllListeners(null), TypeError, 'event');
+  throwsArg(() => mw.removeAllListeners(1), TypeError, 'event');
+  throwsArg(() => mw.listenerCount(), TypeError, 'event');
+  throwsArg(() => mw.listenerCount('gc', 5), TypeError, 'listener');
+  assert.equal(mw.listenerCount('args-none'), 0);
+});
+
+test('configure({leak})', () => {
+  throwsArg(() => mw.configure({ leak: 'on' }), TypeError, 'options.leak');
+  throwsArg(() => mw.configure({ leak: { interval: 'fast' } }), TypeError, 'options.leak.interval');
+  throwsArg(() => mw.configure({ leak: { interval: 0 } }), RangeError, 'options.leak.interval');
+  throwsArg(() => mw.configure({ leak: { window: 2 ** 31 } }), RangeError, 'options.leak.window');
+  throwsArg(() => mw.configure({ leak: { samples: 2.5 } }), RangeError, 'options.leak.samples');
+  throwsArg(() => mw.configure({ leak: { minGrowth: -1 } }), RangeError, 'options.leak.minGrowth');
+  throwsArg(() => mw.configure({ leak: { minFraction: '1%' } }), TypeError, 'options.leak.minFraction');
+  throwsArg(() => mw.configure({ leak: { confidence: 0 } }), RangeError, 'options.leak.confidence');
+  throwsArg(() => mw.configure({ leak: { kinds: ['heap', 7] } }), TypeError, 'options.leak.kinds');
+  throwsArg(() => mw.configure({ leak: { heapSnapshot: true } }), TypeError, 'options.leak.heapSnapshot');
+  throwsArg(() => mw.configure({ leak: { other: true } }), TypeError, 'options.leak.other');
 });

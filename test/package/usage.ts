@@ -49,3 +49,20 @@ const attachState = attached();
 const maybeAttach: typeof attach | null = attachState.supported ? attach : null;
 const viaDefault: number = mw.default.sites().length + mw.default.explain().rss;
 export { rss, maybeAttach, viaDefault };
+// Events (issue 14): typed listeners.
+import { on, once, off, addListener, removeListener, removeAllListeners, listenerCount } from 'native-memwatch';
+import type { LeakInfo, GcInfo, GcStats } from 'native-memwatch';
+const onLeak = (info: LeakInfo): void => {
+  const t: number = info.end.getTime() - info.start.getTime() + info.growth + info.rate;
+  void t;
+};
+on('leak', onLeak);
+once('gc', (g: GcInfo) => void (g.pause + g.after.used_heap_size));
+addListener('stats', (st: GcStats) => void (st.num_full_gc + st.gcScavengeTime + st.native.bytes));
+mw.on('stats', (st) => void st.current_base).once('leak', (info) => void info.top);
+off('leak', onLeak);
+removeListener('leak', onLeak);
+const listening: number = listenerCount('leak');
+removeAllListeners('gc');
+const leakCfg = configure({ leak: { minGrowth: 2 * 1024 * 1024, kinds: ['heap', 'native'] } }).leak.window;
+export { listening, leakCfg };

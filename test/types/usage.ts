@@ -64,3 +64,27 @@ const otelHandle = observeOtel();
 otelHandle.unregister();
 
 export { explained, nativeTags, remainder, partNames, curr, pending, file, byTag, bySite, delta, reported, threshold, later, ext };
+
+// ---- events (issue 14) ----
+import type { LeakInfo, GcInfo, GcStats, LeakConfig } from '../..';
+mw.on('leak', (info) => {
+  const k: 'heap' | 'native' | 'finalizers' | 'external' | 'handles' = info.kind;
+  const d: Date = info.start;
+  const g: number = info.growth;
+  void [k, d, g, info.reason, info.top, info.heapSnapshot];
+});
+mw.on('gc', (e: GcInfo) => void (e.gctype === 2 && e.diff.used_heap_size));
+mw.once('stats', (s: GcStats) => void (s.estimated_base + s.gc_ts + s.finalizers.live));
+mw.on('custom-event', (a: number, b: string) => void [a, b]).removeAllListeners('custom-event');
+const handler = (i: LeakInfo): void => void i;
+mw.off('leak', handler);
+const count: number = mw.listenerCount('leak');
+const leakConfig: LeakConfig = mw.configure({ leak: { interval: 500, window: 1000, heapSnapshot: '/tmp' } }).leak;
+void [count, leakConfig];
+mw.on('leak', (info) => {
+  // @ts-expect-error: growth is a number
+  const wrong: string = info.growth;
+  void wrong;
+});
+// @ts-expect-error: kinds are a closed set
+mw.configure({ leak: { kinds: ['rss'] } });
