@@ -15,7 +15,7 @@ const USAGE = `Usage:
 run options:
   --interval MS    sampling interval in milliseconds (default 100, at least 10)
   --duration S     stop the app (SIGTERM) after S seconds
-  --out PATH       report path without extension (default ./native-memwatch-report-<pid>)
+  --out PATH       report path without extension, or a directory (default ./native-memwatch-report-<pid>)
   --attach         account other addons' memory too (mw.attach())
   --heap           diff the JS heap from start to exit: top constructors in the
                    report (two heap snapshots: costs time and memory at exit)

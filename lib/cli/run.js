@@ -132,7 +132,12 @@ function run(argv, { interval = 100, duration = null, out = null, attach = false
         resolve(code);
         return;
       }
-      const base = out ? path.resolve(out) : path.resolve(`native-memwatch-report-${report.pid}`);
+      // --out: a path without extension, or a directory (existing, or ending
+      // in a separator) to write the default names into.
+      const name = `native-memwatch-report-${report.pid}`;
+      const isDir = out !== null && (/[\\/]$/.test(out) || (fs.existsSync(out) && fs.statSync(out).isDirectory()));
+      if (isDir) fs.mkdirSync(out, { recursive: true });
+      const base = out === null ? path.resolve(name) : isDir ? path.resolve(out, name) : path.resolve(out);
       const files = writeReport(report, base.replace(/\.(json|html)$/, ''));
       if (!quiet) log(`native-memwatch: ${report.verdict.text}\nnative-memwatch: report: ${files.html} (data: ${files.json})\n`);
       resolve(code);

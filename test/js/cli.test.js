@@ -94,6 +94,17 @@ test('run clean.js (no "node", no "--"): exit code 0, nothing live, verdict: no 
   assert.match(clean.verdict.text, /^No steady growth: RSS [\d.]+ MB to [\d.]+ MB over [\d.]+ s; no native tag or memory part grew by 4\.0 MB or more\.$/);
 });
 
+test('--out DIR/: the report goes inside, under its default name (the directory is created)', async () => {
+  const dir = path.join(tmp, 'reports', 'nested');
+  const r = await cli(['run', '--interval=50', '--out', `${dir}${path.sep}`, path.join(APPS, 'clean.js')]);
+  assert.equal(r.code, 0, r.stderr);
+  const files = fs.readdirSync(dir).sort();
+  assert.equal(files.length, 2, files.join(', '));
+  assert.match(files[0], /^native-memwatch-report-\d+\.html$/);
+  assert.equal(files[1], files[0].replace(/\.html$/, '.json'));
+  assert.equal(readJson(path.join(dir, files[1])).exit.code, 0);
+});
+
 test('report --text, --json and report FILE.json', async () => {
   const file = path.join(tmp, 'leaky.json');
   const text = await cli(['report', '--text', file]);
