@@ -14,6 +14,7 @@ module.exports = [
   { name: 'native-late-leak', leak: { kind: 'native', tag: 'corpus.late' }, leakStart: 30 },
   { name: 'finalizers-late', leak: { kind: 'finalizers', tag: 'corpus.wraps' }, leakStart: 30 },
   { name: 'worker-heap-leak', leak: { kind: 'heap', tag: null, worker: true }, leakStart: 0 },
+  { name: 'sockets-piling', leak: { kind: 'handles', tag: 'TCPSocketWrap' }, leakStart: 0 },
   { name: 'steady-churn', leak: null },
   { name: 'warmup-plateau', leak: null },
   { name: 'bounded-cache', leak: null },
@@ -25,4 +26,5 @@ module.exports = [
   { name: 'native-churn', leak: null },
   { name: 'finalizers-churn', leak: null },
   { name: 'handles-steady', leak: null },
+  { name: 'sockets-steady', leak: null },
 ];
