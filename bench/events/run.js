@@ -21,6 +21,12 @@
 //    seconds from the leak's start to the event, and the forced GCs and their
 //    total pause.
 //
+// 1b. The same comparison in fresh processes taking turns (the order rotating
+//    each round), each running the same number of chunks (about --leak-ms of
+//    work) with one configuration: the ratio of CPU times within each round,
+//    median over the rounds. These medians are the JSON line's ratio_* keys; the
+//    in-process phases' figures are kept as in_process_ratio_*.
+//
 // Also printed: our own time in each phase measured directly (the observer's
 // callback; for leak also the sampler's ticks with their forced GCs), as a
 // fraction of the phase: what the listener costs on the JS thread, without the
@@ -43,8 +49,80 @@ const opt = (name, dflt) => {
 
 if (process.env.NMW_BENCH_EVENTS_CHILD === 'detect') {
   detectionChild();
+} else if (process.env.NMW_BENCH_EVENTS_CHILD === 'work') {
+  workChild();
 } else {
   main();
+}
+
+// The GC-heavy workload: chunks of 20,000 short-lived objects, 200 of them kept
+// in a ring of 50,000 (promoted, then garbage: full GCs happen too).
+function makeWorkload() {
+  const ring = new Array(50000).fill(null);
+  let slot = 0;
+  let sink = 0;
+  return {
+    chunk() {
+      for (let i = 0; i < 20000; i++) {
+        const o = { a: i, b: [i, i + 1], c: `s${i & 1023}` };
+        sink += o.b.length;
+      }
+      for (let i = 0; i < 200; i++) {
+        ring[slot] = { id: slot, data: new Array(16).fill(slot) };
+        slot = (slot + 1) % ring.length;
+      }
+      return sink;
+    },
+  };
+}
+
+// One measurement in a fresh process: the listener of NMW_CFG (none, gc, stats,
+// leak) added, 200 chunks to warm up, then NMW_CHUNKS chunks, one setImmediate
+// turn each; prints the process's CPU time (user + system) and wall time.
+async function workChild() {
+  const mw = require(ROOT);
+  const cfg = process.env.NMW_CFG;
+  const n = Number(process.env.NMW_CHUNKS);
+  const w = makeWorkload();
+  const turn = () => new Promise((resolve) => setImmediate(resolve));
+  let events = 0;
+  if (cfg !== 'none') mw.on(cfg, () => events++);
+  for (let i = 0; i < 200; i++) {
+    w.chunk();
+    await turn();
+  }
+  const t0 = process.hrtime.bigint();
+  const c0 = process.cpuUsage();
+  for (let i = 0; i < n; i++) {
+    w.chunk();
+    await turn();
+  }
+  const c = process.cpuUsage(c0);
+  const wall = Number(process.hrtime.bigint() - t0) / 1e6;
+  console.log(JSON.stringify({ cfg, cpu_ms: (c.user + c.system) / 1000, wall_ms: wall, events }));
+  process.exit(0);
+}
+
+// Each listener against none, in fresh processes taking turns (the order
+// rotates each round), on the same number of chunks: the ratio of CPU times in
+// each round, then the median over the rounds. A fresh process per measurement
+// leaves no heap or JIT state from one configuration to the next.
+function processRatios(rounds, chunks) {
+  const order = ['none', 'gc', 'stats', 'leak'];
+  const cpu = { none: [], gc: [], stats: [], leak: [] };
+  for (let r = 0; r < rounds; r++) {
+    for (let k = 0; k < order.length; k++) {
+      const cfg = order[(k + r) % order.length];
+      const env = { ...process.env, NMW_BENCH_EVENTS_CHILD: 'work', NMW_CFG: cfg, NMW_CHUNKS: String(chunks) };
+      const out = spawnSync(process.execPath, [__filename], { env, encoding: 'utf8', timeout: 300000 });
+      const line = JSON.parse((out.stdout || '').trim().split('\n').pop());
+      cpu[cfg].push(line.cpu_ms);
+    }
+  }
+  const perRound = (cfg) => cpu[cfg].map((x, i) => x / cpu.none[i]);
+  const ratios = {};
+  for (const cfg of ['gc', 'stats', 'leak']) ratios[cfg] = { median: Math.round(median(perRound(cfg)) * 1000) / 1000, all: perRound(cfg).map((x) => Math.round(x * 1000) / 1000) };
+  return { cpu, ratios };
 }
 
 function median(xs) {
@@ -149,6 +227,24 @@ async function main() {
     leak_events_on_workload: counts.leak,
     forced_gcs_leak_phases: forced,
   };
+  if (!args.includes('--in-process-only')) {
+    // About LEAK_MS of work per process, so that the leak listener passes its
+    // warm-up, forces its first exact GC and samples, as in the phases above.
+    const chunks = Math.max(200, Math.round((median(rates.none) * LEAK_MS) / 1000));
+    const p = processRatios(ROUNDS, chunks);
+    console.log(`Fresh processes taking turns, ${ROUNDS} rounds of ${chunks} chunks each, CPU time ratio to none (median of the rounds' ratios):`);
+    for (const cfg of ['gc', 'stats', 'leak']) console.log(`  ${cfg.padEnd(6)} ${p.ratios[cfg].median.toFixed(3)}   (${p.ratios[cfg].all.join(', ')})`);
+    console.log(`  none CPU ms: ${p.cpu.none.map((x) => Math.round(x)).join(', ')}`);
+    Object.assign(result, {
+      ratio_gc_listener: p.ratios.gc.median,
+      ratio_stats_listener: p.ratios.stats.median,
+      ratio_leak_listener: p.ratios.leak.median,
+      in_process_ratio_gc_listener: ratio('gc'),
+      in_process_ratio_stats_listener: ratio('stats'),
+      in_process_ratio_leak_listener: ratio('leak'),
+      process_chunks: chunks,
+    });
+  }
   if (!args.includes('--no-detection')) {
     const env = { ...process.env, NMW_BENCH_EVENTS_CHILD: 'detect' };
     const r = spawnSync(process.execPath, [__filename], { env, encoding: 'utf8', timeout: 180000 });
