@@ -520,6 +520,43 @@ static void test_fast_paths_equivalent(void **state) {
   }
 }
 
+/* nmw_hs_summary_new: the digest's counts, without its columns. */
+static void same_counts(const nmw_hs_graph *g, const char *skip) {
+  nmw_hs_digest *d = nmw_hs_digest_new(g, skip), *s = nmw_hs_summary_new(g, skip);
+  assert_non_null(d);
+  assert_non_null(s);
+  assert_null(s->id);
+  assert_null(s->cls);
+  assert_null(s->size);
+  assert_int_equal(s->node_count, d->node_count);
+  assert_int_equal(s->count, d->count);
+  assert_int_equal(s->size_bytes, d->size_bytes);
+  assert_int_equal(s->class_count, d->class_count);
+  for (uint32_t c = 0; c < d->class_count; c++) {
+    uint32_t k = 0;
+    while (k < s->class_count && strcmp(nmw_hs_digest_class(s, k), nmw_hs_digest_class(d, c)) != 0) k++;
+    assert_true(k < s->class_count);
+    assert_int_equal(s->class_nodes[k], d->class_nodes[c]);
+    assert_int_equal(s->class_bytes[k], d->class_bytes[c]);
+  }
+  nmw_hs_digest_free(d);
+  nmw_hs_digest_free(s);
+}
+
+static void test_summary_counts(void **state) {
+  (void)state;
+  static char text[8192];
+  make_big(text, sizeof text, 40);
+  const char *texts[] = {snap_a, snap_b, text};
+  for (size_t i = 0; i < 3; i++) {
+    nmw_hs_graph *g = parse_ok(texts[i], 0);
+    same_counts(g, "HeapDiff");
+    same_counts(g, NULL);
+    same_counts(g, "Foo");
+    nmw_hs_graph_free(g);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_columns_any_chunking),
@@ -535,6 +572,7 @@ int main(void) {
       cmocka_unit_test(test_errors_meta),
       cmocka_unit_test(test_errors_hostile),
       cmocka_unit_test(test_fast_paths_equivalent),
+      cmocka_unit_test(test_summary_counts),
   };
   return cmocka_run_group_tests_name("heapsnap", tests, NULL, NULL);
 }
