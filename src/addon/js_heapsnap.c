@@ -220,15 +220,21 @@ static bool nmw__hs_string_arg(napi_env env, napi_value v, char *buf, size_t cap
   return true;
 }
 
-/* hsDigest(graph, skipName | null) -> digest */
+/* hsDigest(graph, skipName | null[, countsOnly]) -> digest; countsOnly: a
+ * summary's counts without the per-node columns (hsDigestInfo only, no hsDiff) */
 static napi_value nmw__js_hs_digest(napi_env env, napi_callback_info info) {
-  NMW_ARGS(env, info, 2, argv);
+  NMW_ARGS(env, info, 3, argv);
   nmw_hs_handle_t *h = nmw__hs_of(env, argv[0], HS_GRAPH, "graph");
   if (h == NULL) return NULL;
   char skip[256];
   bool has_skip;
   if (!nmw__hs_string_arg(env, argv[1], skip, sizeof skip, &has_skip)) return NULL;
-  nmw_hs_digest *d = nmw_hs_digest_new(h->ptr, has_skip ? skip : NULL);
+  bool counts_only = false;
+  napi_valuetype t3;
+  NMW_CALL(env, napi_typeof(env, argv[2], &t3));
+  if (t3 == napi_boolean) NMW_CALL(env, napi_get_value_bool(env, argv[2], &counts_only));
+  nmw_hs_digest *d = counts_only ? nmw_hs_summary_new(h->ptr, has_skip ? skip : NULL)
+                                 : nmw_hs_digest_new(h->ptr, has_skip ? skip : NULL);
   if (d == NULL) return nmw__throw(env, "Error", "ERR_NMW_NO_MEMORY", "heap snapshot: out of memory");
   return nmw__hs_wrap(env, HS_DIGEST, d);
 }
@@ -266,6 +272,8 @@ static napi_value nmw__js_hs_diff(napi_env env, napi_callback_info info) {
   if (a == NULL) return NULL;
   nmw_hs_handle_t *b = nmw__hs_of(env, argv[1], HS_DIGEST, "after");
   if (b == NULL) return NULL;
+  if (((nmw_hs_digest *)a->ptr)->id == NULL || ((nmw_hs_digest *)b->ptr)->id == NULL)
+    return nmw__throw(env, "TypeError", "ERR_INVALID_ARG_TYPE", "hsDiff needs full digests, not counts-only ones");
   uint32_t samples;
   NMW_CALL(env, napi_get_value_uint32(env, argv[2], &samples));
   if (samples > 100000) return nmw__throw(env, "RangeError", "ERR_OUT_OF_RANGE", "samples must be at most 100000");

@@ -113,6 +113,10 @@ typedef struct nmw_hs_digest {
 
 /* NULL when out of memory. skip_name may be NULL. */
 nmw_hs_digest *nmw_hs_digest_new(const nmw_hs_graph *g, const char *skip_name);
+/* The same counts (node_count, count, size_bytes, the classes with their
+ * nodes and bytes; classes in another order) without the per-node columns:
+ * id, cls and size are NULL, so it cannot be diffed. No sort: for summaries. */
+nmw_hs_digest *nmw_hs_summary_new(const nmw_hs_graph *g, const char *skip_name);
 void nmw_hs_digest_free(nmw_hs_digest *d);
 const char *nmw_hs_digest_class(const nmw_hs_digest *d, uint32_t cls);
 

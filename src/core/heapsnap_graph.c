@@ -196,7 +196,8 @@ const char *nmw_hs_digest_class(const nmw_hs_digest *d, uint32_t cls) {
   return cls < d->class_count ? d->class_pool + d->class_off[cls] : NULL;
 }
 
-nmw_hs_digest *nmw_hs_digest_new(const nmw_hs_graph *g, const char *skip_name) {
+/* The digest, or with full false only its counts (see nmw_hs_summary_new). */
+static nmw_hs_digest *digest_build(const nmw_hs_graph *g, const char *skip_name, bool full) {
   uint32_t n = g->node_count;
   nmw_hs_digest *d = calloc(1, sizeof *d);
   uint8_t *skip = skip_strings(g, skip_name);
@@ -211,7 +212,10 @@ nmw_hs_digest *nmw_hs_digest_new(const nmw_hs_graph *g, const char *skip_name) {
   d->node_count = n;
 
   /* Depth-first from the root; a node is marked when pushed, so the stack
-   * never holds more than n entries. */
+   * never holds more than n entries. Without a skipped name in the strings,
+   * no node is skipped: the check is left out of the loop. */
+  bool any_skip = false;
+  for (uint32_t i = 0; skip_name != NULL && i < g->string_count && !any_skip; i++) any_skip = skip[i] != 0;
   uint32_t top = 0, count = 0;
   uint64_t bytes = 0;
   if (n > 0 && !skipped(g, skip, 0)) {
@@ -225,7 +229,7 @@ nmw_hs_digest *nmw_hs_digest_new(const nmw_hs_graph *g, const char *skip_name) {
     for (uint32_t e = g->edge_first[v]; e < g->edge_first[v + 1]; e++) {
       uint32_t t = g->edge_to[e];
       if (seen[t >> 3] & (1u << (t & 7))) continue;
-      if (skipped(g, skip, t)) continue;
+      if (any_skip && skipped(g, skip, t)) continue;
       seen[t >> 3] |= (uint8_t)(1u << (t & 7));
       stack[top++] = t;
     }
@@ -240,6 +244,64 @@ nmw_hs_digest *nmw_hs_digest_new(const nmw_hs_graph *g, const char *skip_name) {
   if (class_of_string == NULL) goto fail;
   memset(class_of_string, 0xFF, ((size_t)g->string_count + 1) * sizeof *class_of_string);
   memset(kind_class, 0xFF, sizeof kind_class);
+
+  if (!full) {
+    /* Counts only: the classes in node order, no per-node columns, no sort. */
+    uint32_t cap = 0;
+    for (uint32_t v = 0; v < n; v++) {
+      if (!(seen[v >> 3] & (1u << (v & 7)))) continue;
+      uint8_t kind = g->node_kind[g->node_type[v]];
+      uint32_t cls;
+      uint32_t *slot;
+      const char *name;
+      if (kind == NMW_HS_KIND_SKIP) continue;
+      if (kind == NMW_HS_KIND_OBJECT) {
+        uint32_t str = g->node_name[v] < g->string_count ? g->node_name[v] : g->string_count;
+        slot = &class_of_string[str];
+        name = str < g->string_count ? nmw_hs_graph_string(g, str) : NULL;
+      } else {
+        slot = &kind_class[kind];
+        name = kind_names[kind];
+      }
+      cls = *slot;
+      if (cls == UINT32_MAX) {
+        cls = names_intern(&names, name != NULL ? name : "");
+        if (cls == UINT32_MAX) goto fail;
+        *slot = cls;
+        if (cls >= cap) {
+          uint32_t ncap = cap ? cap * 2 : 256;
+          uint64_t *cn = realloc(d->class_nodes, ncap * sizeof *cn);
+          if (cn == NULL) goto fail;
+          d->class_nodes = cn;
+          uint64_t *cb = realloc(d->class_bytes, ncap * sizeof *cb);
+          if (cb == NULL) goto fail;
+          d->class_bytes = cb;
+          memset(cn + cap, 0, (ncap - cap) * sizeof *cn);
+          memset(cb + cap, 0, (ncap - cap) * sizeof *cb);
+          cap = ncap;
+        }
+      }
+      d->class_nodes[cls]++;
+      d->class_bytes[cls] += g->node_size[v];
+    }
+    free(seen);
+    seen = NULL;
+    free(class_of_string);
+    class_of_string = NULL;
+    if (d->class_nodes == NULL) {
+      d->class_nodes = calloc(1, sizeof *d->class_nodes);
+      d->class_bytes = calloc(1, sizeof *d->class_bytes);
+      if (d->class_nodes == NULL || d->class_bytes == NULL) goto fail;
+    }
+    d->class_count = names.count;
+    d->class_off = names.off;
+    d->class_pool = names.pool;
+    names.off = NULL;
+    names.pool = NULL;
+    names_free(&names);
+    free(skip);
+    return d;
+  }
 
   keys = malloc(((size_t)count + 1) * sizeof *keys);
   d->cls = malloc(((size_t)count + 1) * sizeof *d->cls);
@@ -309,6 +371,14 @@ fail:
   if (names_ok) names_free(&names);
   nmw_hs_digest_free(d);
   return NULL;
+}
+
+nmw_hs_digest *nmw_hs_digest_new(const nmw_hs_graph *g, const char *skip_name) {
+  return digest_build(g, skip_name, true);
+}
+
+nmw_hs_digest *nmw_hs_summary_new(const nmw_hs_graph *g, const char *skip_name) {
+  return digest_build(g, skip_name, false);
 }
 
 /* ---- diffs ---- */

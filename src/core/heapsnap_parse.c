@@ -121,6 +121,8 @@ struct nmw_hs_parser {
   uint64_t node_count_hint, edge_count_hint;
   uint8_t node_role[MAX_FIELDS], edge_role[MAX_FIELDS];
   uint32_t node_type_field, edge_type_field;
+  uint32_t node_fidx[5]; /* field index of type, name, id, self_size, edge_count */
+  uint32_t edge_fidx[3]; /* field index of type, name_or_index, to_node */
 
   /* nodes and edges: the number being read, the field it belongs to */
   uint64_t nv;
@@ -366,6 +368,7 @@ static int layout(nmw_hs_parser *p, uint64_t off) {
       return fail_at(p, off, p->errbuf);
     }
     p->node_role[f] = node_roles[i];
+    p->node_fidx[i] = (uint32_t)f;
   }
   for (size_t i = 0; i < 3; i++) {
     int f = find_field(p, p->edge_field_off, p->edge_field_n, edge_req[i]);
@@ -374,6 +377,7 @@ static int layout(nmw_hs_parser *p, uint64_t off) {
       return fail_at(p, off, p->errbuf);
     }
     p->edge_role[f] = edge_roles[i];
+    p->edge_fidx[i] = (uint32_t)f;
   }
   p->node_type_field = (uint32_t)find_field(p, p->node_field_off, p->node_field_n, "type");
   p->edge_type_field = (uint32_t)find_field(p, p->edge_field_off, p->edge_field_n, "type");
@@ -840,22 +844,241 @@ static int nums_end(nmw_hs_parser *p, uint64_t off) {
 #define IS_WS(c) ((c) == ' ' || (c) == '\n' || (c) == '\r' || (c) == '\t')
 #define IS_DIGIT(c) ((unsigned char)((c) - '0') < 10)
 
+/* ---- the fast path for nodes and edges ----
+ *
+ * V8 writes "nodes" and "edges" as flat runs of short integers, a record
+ * (node_fields or edge_fields numbers) a line: "...,9,3,5,0,7626,0,0\n,9,...".
+ * fast_nodes and fast_edges read whole records straight from the chunk into
+ * the columns: the field layout is fixed for the array (field indexes from
+ * snapshot.meta), so there is no per-number dispatch, no per-number call and
+ * no bounds check inside a record. They take only the plain case: a record
+ * that starts right after a ',' (or the '['), whose numbers have at most 15
+ * digits and no leading zero, with at most 2 whitespace bytes around each
+ * ',', lying wholly in the chunk, and whose values pass every check below.
+ * Anything else (a record near the chunk's end, the array's last record, a
+ * float, a huge or malformed number, a value out of range, a full column)
+ * makes them stop at the start of that record, with the parser's state as if
+ * the byte-wise loop had read up to there: that loop then reads the record
+ * and reports any error with its exact offset. So results and errors do not
+ * depend on the path, whatever the chunking.
+ *
+ * A field takes at most 2 + 15 + 2 + 1 bytes (whitespace, digits,
+ * whitespace, ','), so a record needs at most FAST_FIELD_MAX * fields bytes. */
+#define FAST_FIELD_MAX 20
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define FAST_SWAR 1
+#define FAST_INLINE __attribute__((always_inline)) inline
+#else
+#define FAST_SWAR 0
+#define FAST_INLINE inline
+#endif
+#define FAST_DIGITS 15 /* under 10^15 < 2^53: no overflow check needed */
+
+/* Reads one field at s: [ws{0,2}] digits [ws{0,2}] ','. On success stores the
+ * value and the number's start and returns the byte after the ','; NULL when
+ * the field is not the plain case. The caller guarantees FAST_FIELD_MAX bytes. */
+static FAST_INLINE const char *fast_field(const char *s, uint64_t *out, const char **start) {
+  if (!IS_DIGIT(*s)) {
+    if (!IS_WS(*s)) return NULL;
+    s++;
+    if (!IS_DIGIT(*s)) {
+      if (!IS_WS(*s)) return NULL;
+      s++;
+      if (!IS_DIGIT(*s)) return NULL;
+    }
+  }
+  const char *ns = s;
+  uint64_t v;
+  unsigned k;
+#if FAST_SWAR
+  /* Eight bytes at once: the digits before the first non-digit, converted
+   * together (the caller's margin covers the load). */
+  uint64_t w;
+  memcpy(&w, ns, 8);
+  uint64_t x = w ^ 0x3030303030303030ull; /* digits become 0..9 */
+  uint64_t nd = ((x + 0x0606060606060606ull) | x) & 0xF0F0F0F0F0F0F0F0ull;
+  if (nd != 0) {
+    k = (unsigned)__builtin_ctzll(nd) >> 3; /* 1..7: ns[0] is a digit */
+    x <<= 64 - 8 * k;
+    x = (x * 10 + (x >> 8)) & 0x00FF00FF00FF00FFull;
+    x = (x * 100 + (x >> 16)) & 0x0000FFFF0000FFFFull;
+    v = (x * 10000 + (x >> 32)) & 0xFFFFFFFFull;
+  } else
+#endif
+  {
+    v = (uint64_t)(*s - '0');
+    k = 1;
+    while (k <= FAST_DIGITS && IS_DIGIT(ns[k])) {
+      v = v * 10 + (uint64_t)(ns[k] - '0');
+      k++;
+    }
+  }
+  if (k > FAST_DIGITS || (ns[0] == '0' && k > 1)) return NULL;
+  s = ns + k;
+  if (*s != ',') {
+    if (!IS_WS(*s)) return NULL;
+    s++;
+    if (*s != ',') {
+      if (!IS_WS(*s)) return NULL;
+      s++;
+      if (*s != ',') return NULL;
+    }
+  }
+  *out = v;
+  *start = ns;
+  return s + 1;
+}
+
+/* node_fields divides every to_node: common counts get a constant divisor. */
+static inline uint64_t div_fields(uint64_t v, uint32_t n) {
+  switch (n) {
+  case 5: return v / 5;
+  case 6: return v / 6;
+  case 7: return v / 7;
+  case 8: return v / 8;
+  default: return v / n;
+  }
+}
+
+/* From data[i], the start of a node record (state ST_NUM_FIRST or
+ * ST_NUM_VALUE, field 0): reads whole records; returns where it stopped. */
+static size_t fast_nodes(nmw_hs_parser *p, const char *data, size_t i, size_t len) {
+  const uint32_t nf = p->node_field_n;
+  const size_t need = (size_t)nf * FAST_FIELD_MAX;
+  if (len - i < need) return i;
+  const char *s = data + i;
+  const char *const last = data + len - need; /* the last start with room for a record */
+  nmw_hs_graph *const g = p->g;
+  const uint32_t ft = p->node_fidx[0], fn = p->node_fidx[1], fi = p->node_fidx[2], fs = p->node_fidx[3],
+                 fe = p->node_fidx[4];
+  const uint64_t types = g->node_type_count, cap = p->node_cap, max_edges = p->opts.max_edges;
+  uint64_t n = p->node_n, edge_sum = p->edge_sum, max_name = p->max_name;
+  const char *max_name_at = NULL;
+  bool any_name = p->any_name;
+  uint64_t v[MAX_FIELDS];
+  const char *at[MAX_FIELDS];
+  while (s <= last && n < cap) {
+    const char *r = s;
+    for (uint32_t f = 0; f < nf; f++) {
+      r = fast_field(r, &v[f], &at[f]);
+      if (r == NULL) goto out;
+    }
+    if (v[ft] >= types || v[fn] >= UINT32_MAX || v[fi] > UINT32_MAX || v[fe] > UINT32_MAX ||
+        edge_sum + v[fe] > max_edges)
+      goto out;
+    g->node_type[n] = (uint8_t)v[ft];
+    g->node_name[n] = (uint32_t)v[fn];
+    g->node_id[n] = (uint32_t)v[fi];
+    g->node_size[n] = v[fs];
+    g->edge_first[n + 1] = (uint32_t)v[fe];
+    edge_sum += v[fe];
+    if (!any_name || v[fn] > max_name) {
+      max_name = v[fn];
+      max_name_at = at[fn];
+      any_name = true;
+    }
+    n++;
+    s = r;
+  }
+out:
+  if (s != data + i) {
+    p->node_n = n;
+    p->edge_sum = edge_sum;
+    if (max_name_at != NULL) {
+      p->max_name = max_name;
+      p->max_name_off = p->base + (uint64_t)(max_name_at - data);
+      p->any_name = true;
+    }
+    p->state = ST_NUM_VALUE;
+  }
+  return (size_t)(s - data);
+}
+
+/* The same for edge records. */
+static size_t fast_edges(nmw_hs_parser *p, const char *data, size_t i, size_t len) {
+  const uint32_t nf = p->edge_field_n;
+  const size_t need = (size_t)nf * FAST_FIELD_MAX;
+  if (len - i < need) return i;
+  const char *s = data + i;
+  const char *const last = data + len - need;
+  nmw_hs_graph *const g = p->g;
+  const uint32_t ft = p->edge_fidx[0], fn = p->edge_fidx[1], fto = p->edge_fidx[2];
+  const uint32_t node_fields = p->node_field_n;
+  const uint64_t types = g->edge_type_count, cap = p->edge_cap;
+  uint64_t n = p->edge_n, max_name = p->max_name, max_to = p->max_to;
+  const char *max_name_at = NULL, *max_to_at = NULL;
+  bool any_name = p->any_name, any_to = p->any_to;
+  uint64_t v[MAX_FIELDS];
+  const char *at[MAX_FIELDS];
+  while (s <= last && n < cap) {
+    const char *r = s;
+    for (uint32_t f = 0; f < nf; f++) {
+      r = fast_field(r, &v[f], &at[f]);
+      if (r == NULL) goto out;
+    }
+    uint64_t type = v[ft], name = v[fn], to = div_fields(v[fto], node_fields);
+    if (type >= types || name >= UINT32_MAX || to * node_fields != v[fto] || to >= UINT32_MAX) goto out;
+    g->edge_type[n] = (uint8_t)type;
+    g->edge_name[n] = (uint32_t)name;
+    g->edge_to[n] = (uint32_t)to;
+    if (!any_to || to > max_to) {
+      max_to = to;
+      max_to_at = at[fto];
+      any_to = true;
+    }
+    if (!g->edge_is_index[type] && (!any_name || name > max_name)) {
+      max_name = name;
+      max_name_at = at[fn];
+      any_name = true;
+    }
+    n++;
+    s = r;
+  }
+out:
+  if (s != data + i) {
+    p->edge_n = n;
+    if (max_name_at != NULL) {
+      p->max_name = max_name;
+      p->max_name_off = p->base + (uint64_t)(max_name_at - data);
+      p->any_name = true;
+    }
+    if (max_to_at != NULL) {
+      p->max_to = max_to;
+      p->max_to_off = p->base + (uint64_t)(max_to_at - data);
+      p->any_to = true;
+    }
+    p->state = ST_NUM_VALUE;
+  }
+  return (size_t)(s - data);
+}
+
 /* The nodes/edges loop: consumes bytes from data[i] while in the ST_NUM_*
  * states and returns the index where it stopped (len, or where the generic
  * machine takes over), or SIZE_MAX after an error. */
 static size_t nums(nmw_hs_parser *p, const char *data, size_t i, size_t len) {
   uint64_t base = p->base;
+  bool nodes = key_at(p, 1) == K_NODES;
+  size_t tried = SIZE_MAX; /* where the fast path last stopped: the byte-wise loop reads that record */
   while (i < len) {
     char c = data[i];
     switch (p->state) {
     case ST_NUM_FIRST:
     case ST_NUM_VALUE:
+      if (p->field == 0 && i != tried) {
+        tried = nodes ? fast_nodes(p, data, i, len) : fast_edges(p, data, i, len);
+        i = tried;
+        continue;
+      }
       if (IS_DIGIT(c)) {
         p->nv = (uint64_t)(c - '0');
         p->nv_off = base + i;
         i++;
         if (c == '0') {
-          if (i < len && IS_DIGIT(data[i])) return fail_at(p, base + i, "malformed number (leading zero)"), SIZE_MAX;
+          if (i == len) { /* the next chunk may bring a digit: ST_NUM_IN rejects it (a value 0 so far) */
+            p->state = ST_NUM_IN;
+            return i;
+          }
+          if (IS_DIGIT(data[i])) return fail_at(p, base + i, "malformed number (leading zero)"), SIZE_MAX;
           p->state = ST_NUM_AFTER;
           if (num_value(p, 0, p->nv_off)) return SIZE_MAX;
           break;
@@ -877,6 +1100,7 @@ static size_t nums(nmw_hs_parser *p, const char *data, size_t i, size_t len) {
              SIZE_MAX;
     case ST_NUM_IN: {
       uint64_t v = p->nv;
+      if (v == 0 && IS_DIGIT(c)) return fail_at(p, base + i, "malformed number (leading zero)"), SIZE_MAX;
       while (i < len && IS_DIGIT(data[i])) {
         v = v * 10 + (uint64_t)(data[i] - '0');
         if (v > MAX_SAFE_INT) return fail_at(p, p->nv_off, "number too large (over 2^53)"), SIZE_MAX;
@@ -897,8 +1121,9 @@ static size_t nums(nmw_hs_parser *p, const char *data, size_t i, size_t len) {
       if (c == ',') {
         i++;
         p->state = ST_NUM_VALUE;
-        /* The common case, "123,45,6": read whole numbers here. */
-        while (i < len && IS_DIGIT(data[i]) && data[i] != '0') {
+        /* The common case, "123,45,6": read whole numbers here, up to the
+         * next record, which the fast path may take. */
+        while (p->field != 0 && i < len && IS_DIGIT(data[i]) && data[i] != '0') {
           size_t s = i;
           uint64_t v = 0;
           while (i < len && IS_DIGIT(data[i]) && i - s < 15) v = v * 10 + (uint64_t)(data[i++] - '0');
@@ -934,6 +1159,78 @@ static size_t nums(nmw_hs_parser *p, const char *data, size_t i, size_t len) {
   return i;
 }
 
+/* ---- the fast paths for strings and other integer arrays ---- */
+
+/* The first '"', '\\' or control character in [s, end), or end. */
+static FAST_INLINE const char *scan_plain(const char *s, const char *end) {
+#if FAST_SWAR
+  const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+  while (end - s >= 8) {
+    uint64_t w;
+    memcpy(&w, s, 8);
+    uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
+    /* A byte is flagged when zero in q or b or below 0x20 in w; only bytes
+     * above a true match can be flagged wrongly (borrows), so the lowest
+     * flag is exact. Bytes >= 0x80 are never flagged. */
+    uint64_t m = (((q - ones) & ~q) | ((b - ones) & ~b) | ((w - ones * 0x20) & ~w)) & highs;
+    if (m != 0) return s + (__builtin_ctzll(m) >> 3);
+    s += 8;
+  }
+#endif
+  while (s < end && *s != '"' && *s != '\\' && (unsigned char)*s >= 0x20) s++;
+  return s;
+}
+
+/* State ST_AFTER at data[i] == ',' inside an array whose elements mean
+ * nothing (value_ctx C_NONE: trace trees, samples, locations): skips the
+ * plain integers "123" that follow, each with the ',' before it and any
+ * whitespace after it, and returns where it stopped (state still ST_AFTER).
+ * Anything else (a sign, a fraction, an exponent, a leading zero, a number
+ * that reaches the chunk's end) is left to the byte-wise machine. */
+static size_t skip_ints(nmw_hs_parser *p, const char *data, size_t i, size_t len) {
+  frame *f = &p->stack[p->depth - 1];
+  while (i + 1 < len && data[i] == ',' && IS_DIGIT(data[i + 1])) {
+    size_t k = i + 2;
+    if (data[i + 1] != '0')
+      while (k < len && IS_DIGIT(data[k])) k++;
+    if (k >= len) break;
+    char c = data[k];
+    if (c == '.' || c == 'e' || c == 'E' || IS_DIGIT(c)) break;
+    f->index++;
+    i = k;
+    while (i < len && IS_WS(data[i])) i++;
+  }
+  return i;
+}
+
+/* State ST_AFTER at data[i] == ',' in "strings": reads the elements that
+ * follow (',' whitespace '"' text '"') while their text has no escape and
+ * ends in the chunk, keeping them as the byte-wise machine would; returns
+ * where it stopped (state still ST_AFTER), or SIZE_MAX after an error. */
+static size_t fast_strings(nmw_hs_parser *p, const char *data, size_t i, size_t len) {
+  frame *f = &p->stack[p->depth - 1];
+  const char *end = data + len;
+  while (i < len && data[i] == ',') {
+    const char *s = data + i + 1;
+    while (s < end && IS_WS(*s)) s++;
+    if (s >= end || *s != '"') break;
+    const char *q = s + 1, *e = scan_plain(q, end);
+    if (e == end || *e != '"') break;
+    f->index++;
+    p->sink = SINK_POOL;
+    p->high_surrogate = 0;
+    p->str_len = 0;
+    p->str_cut = false;
+    uint64_t off = p->base + (uint64_t)(s - data);
+    if (string_begin(p, off)) return SIZE_MAX;
+    if (e > q && sink_put(p, q, (size_t)(e - q), off + 1)) return SIZE_MAX;
+    string_end(p);
+    i = (size_t)(e + 1 - data);
+    while (i < len && IS_WS(data[i])) i++;
+  }
+  return i;
+}
+
 /* ---- the machine ---- */
 
 static int hexval(char c) {
@@ -946,6 +1243,7 @@ static int hexval(char c) {
 int nmw_hs_parser_feed(nmw_hs_parser *p, const char *data, size_t len) {
   if (p->state == ST_ERROR) return -1;
   size_t i = 0;
+  size_t tried = SIZE_MAX; /* where a fast path last stopped: the machine reads on from there */
   uint64_t base = p->base;
   while (i < len) {
     char c = data[i];
@@ -1009,6 +1307,18 @@ int nmw_hs_parser_feed(nmw_hs_parser *p, const char *data, size_t len) {
       }
       if (c == ',') {
         frame *f = &p->stack[p->depth - 1];
+        if (f->is_array && i != tried) {
+          enum ctx x = value_ctx(p);
+          size_t j = i;
+          if (x == C_STRING_ELEM) j = fast_strings(p, data, i, len);
+          else if (x == C_NONE) j = skip_ints(p, data, i, len);
+          if (j == SIZE_MAX) return -1;
+          tried = j;
+          if (j != i) {
+            i = j;
+            break;
+          }
+        }
         if (f->is_array) {
           f->index++;
           p->state = ST_VALUE;
@@ -1023,11 +1333,7 @@ int nmw_hs_parser_feed(nmw_hs_parser *p, const char *data, size_t len) {
       break;
     case ST_STRING: {
       size_t s = i;
-      while (i < len) {
-        unsigned char b = (unsigned char)data[i];
-        if (b == '"' || b == '\\' || b < 0x20) break;
-        i++;
-      }
+      i = (size_t)(scan_plain(data + i, data + len) - data);
       if (i > s) {
         if (p->high_surrogate && flush_surrogate(p, base + s)) return -1;
         if (sink_put(p, data + s, i - s, base + s)) return -1;

@@ -405,6 +405,158 @@ static void test_errors_hostile(void **state) {
   nmw_hs_parser_free(p);
 }
 
+/* ---- the fast paths: the same results and errors as the byte-wise machine ---- */
+
+/* A V8-shaped snapshot big enough for the record, string and integer fast
+ * paths (they need a record's worth of bytes left in the chunk): n object
+ * nodes under a synthetic root, "\n," between records as V8 writes them,
+ * self sizes of 1 to 13 digits, strings with and without escapes, and a
+ * locations array of plain integers. */
+static size_t make_big(char *out, size_t cap, uint32_t n) {
+  size_t len = 0;
+#define PUT(...) (len += (size_t)snprintf(out + len, cap - len, __VA_ARGS__))
+  PUT("%s", META_V8);
+  PUT("\"nodes\":[9,0,1,0,%u,0,0", n);
+  for (uint32_t i = 1; i <= n; i++) {
+    unsigned long long size = i % 5 == 0 ? 1234567890123ull / i : i % 3 == 0 ? 100000000ull + i : 16ull * i;
+    PUT("\n,3,%u,%u,%llu,%u,0,0", 1 + i % 6, 1 + 2 * i, size, i < n ? 1u : 0u);
+  }
+  PUT("],\n\"edges\":[");
+  for (uint32_t i = 1; i <= n; i++) PUT("%s2,%u,%u", i == 1 ? "" : "\n,", 7 + i % 3, 7 * i); /* root -> each */
+  for (uint32_t i = 1; i < n; i++) PUT("\n,1,%u,%u", i, 7 * (i + 1));                      /* i -[i]-> i + 1 */
+  PUT("],\n\"locations\":[");
+  for (uint32_t i = 0; i < 12; i++) PUT("%s%u,%u,%u,%u", i ? "\n," : "", i * 7, i % 4, 100 + i, i * 13);
+  PUT("],\n\"strings\":[\"\",\"Foo\",\"Bar\\\\baz\",\"caf\\u00e9\",\"HeapDiff\",\"item-1\",\"item-22\",\n\"p\","
+      "\n\"q\",\"r\\\"s\"");
+  for (uint32_t i = 0; i < 20; i++) PUT(",\n\"str-%u-%.*s\"", i, (int)(i % 11), "abcdefghijkl");
+  PUT("]}\n");
+#undef PUT
+  assert_true(len < cap);
+  return len;
+}
+
+/* Parses text fed in steps of `step` bytes (0: whole) and describes the
+ * outcome in out: the error and its offset, or every column of the graph. */
+static void outcome(const char *text, size_t len, size_t step, const nmw_hs_options *o, char *out, size_t cap) {
+  nmw_hs_parser *p = parse_chunked(text, len, step, o);
+  uint64_t off = 0;
+  const char *err = nmw_hs_parser_error(p, &off);
+  size_t n = 0;
+  if (err != NULL) {
+    snprintf(out, cap, "error \"%s\" at %llu", err, (unsigned long long)off);
+    nmw_hs_parser_free(p);
+    return;
+  }
+  nmw_hs_graph *g = nmw_hs_parser_take_graph(p);
+  assert_non_null(g);
+  nmw_hs_parser_free(p);
+  n += (size_t)snprintf(out + n, cap - n, "%u nodes %u edges %u strings\n", g->node_count, g->edge_count, g->string_count);
+  for (uint32_t i = 0; i < g->node_count && n < cap; i++)
+    n += (size_t)snprintf(out + n, cap - n, "n%u %u %u %llu %u;", g->node_type[i], g->node_name[i], g->node_id[i],
+                          (unsigned long long)g->node_size[i], g->edge_first[i + 1]);
+  for (uint32_t i = 0; i < g->edge_count && n < cap; i++)
+    n += (size_t)snprintf(out + n, cap - n, "e%u %u %u;", g->edge_type[i], g->edge_name[i], g->edge_to[i]);
+  for (uint32_t i = 0; i < g->string_count && n < cap; i++) {
+    const char *s = nmw_hs_graph_string(g, i);
+    n += (size_t)snprintf(out + n, cap - n, "s[%s]", s ? s : "(not kept)");
+  }
+  assert_true(n < cap);
+  nmw_hs_graph_free(g);
+}
+
+static void same_outcomes(const char *text, size_t len, const nmw_hs_options *o, const char *what, size_t k) {
+  enum { CAP = 1 << 16 };
+  static char ref[CAP], got[CAP];
+  static const size_t steps[] = {0, 150, 97};
+  outcome(text, len, 1, o, ref, CAP); /* one byte at a time: no fast path can run */
+  for (size_t s = 0; s < sizeof steps / sizeof steps[0]; s++) {
+    outcome(text, len, steps[s], o, got, CAP);
+    if (strcmp(ref, got) != 0) {
+      print_error("%s at %zu, step %zu:\n  byte-wise: %.300s\n  chunked:   %.300s\n", what, k, steps[s], ref, got);
+      fail();
+    }
+  }
+}
+
+static void test_fast_paths_equivalent(void **state) {
+  (void)state;
+  enum { CAP = 8192 };
+  static char text[CAP], mut[CAP + 8];
+  size_t len = make_big(text, CAP, 40);
+  /* The whole snapshot, with the default options and with limits the fast
+   * paths run into (nodes, edges, kept string bytes), keeping all names. */
+  nmw_hs_options opts[5];
+  memset(opts, 0, sizeof opts);
+  opts[1].max_nodes = 30;
+  opts[2].max_edges = 60;
+  opts[3].max_string_bytes = 40;
+  opts[4].keep_all_names = 1;
+  for (size_t o = 0; o < 5; o++) same_outcomes(text, len, &opts[o], "options", o);
+  nmw_hs_graph *g = parse_ok(text, 0);
+  assert_int_equal(g->node_count, 41);
+  assert_int_equal(g->edge_count, 79);
+  assert_int_equal(g->node_size[5], 1234567890123ull / 5);
+  assert_string_equal(nmw_hs_graph_string(g, 3), "caf\xc3\xa9");
+  nmw_hs_graph_free(g);
+  /* One byte changed, removed or doubled anywhere: the same error (message
+   * and offset) or the same graph whichever path read it. */
+  static const char subst[] = "07,\n.-e\"\\] 9";
+  for (size_t k = 0; k < len; k++) {
+    for (int kind = 0; kind < 2; kind++) {
+      size_t m = len;
+      memcpy(mut, text, len);
+      char c = subst[(k * (kind ? 7 : 1) + (size_t)kind) % (sizeof subst - 1)];
+      if (kind == 0) {
+        mut[k] = c;
+      } else if (k % 2) {
+        memmove(mut + k, mut + k + 1, len - k - 1); /* removed */
+        m = len - 1;
+      } else {
+        memmove(mut + k + 1, mut + k, len - k); /* doubled */
+        m = len + 1;
+      }
+      same_outcomes(mut, m, NULL, kind ? "removed or doubled byte" : "changed byte", k);
+    }
+  }
+}
+
+/* nmw_hs_summary_new: the digest's counts, without its columns. */
+static void same_counts(const nmw_hs_graph *g, const char *skip) {
+  nmw_hs_digest *d = nmw_hs_digest_new(g, skip), *s = nmw_hs_summary_new(g, skip);
+  assert_non_null(d);
+  assert_non_null(s);
+  assert_null(s->id);
+  assert_null(s->cls);
+  assert_null(s->size);
+  assert_int_equal(s->node_count, d->node_count);
+  assert_int_equal(s->count, d->count);
+  assert_int_equal(s->size_bytes, d->size_bytes);
+  assert_int_equal(s->class_count, d->class_count);
+  for (uint32_t c = 0; c < d->class_count; c++) {
+    uint32_t k = 0;
+    while (k < s->class_count && strcmp(nmw_hs_digest_class(s, k), nmw_hs_digest_class(d, c)) != 0) k++;
+    assert_true(k < s->class_count);
+    assert_int_equal(s->class_nodes[k], d->class_nodes[c]);
+    assert_int_equal(s->class_bytes[k], d->class_bytes[c]);
+  }
+  nmw_hs_digest_free(d);
+  nmw_hs_digest_free(s);
+}
+
+static void test_summary_counts(void **state) {
+  (void)state;
+  static char text[8192];
+  make_big(text, sizeof text, 40);
+  const char *texts[] = {snap_a, snap_b, text};
+  for (size_t i = 0; i < 3; i++) {
+    nmw_hs_graph *g = parse_ok(texts[i], 0);
+    same_counts(g, "HeapDiff");
+    same_counts(g, NULL);
+    same_counts(g, "Foo");
+    nmw_hs_graph_free(g);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_columns_any_chunking),
@@ -419,6 +571,8 @@ int main(void) {
       cmocka_unit_test(test_errors_corrupt),
       cmocka_unit_test(test_errors_meta),
       cmocka_unit_test(test_errors_hostile),
+      cmocka_unit_test(test_fast_paths_equivalent),
+      cmocka_unit_test(test_summary_counts),
   };
   return cmocka_run_group_tests_name("heapsnap", tests, NULL, NULL);
 }

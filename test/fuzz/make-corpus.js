@@ -33,6 +33,17 @@ const seeds = {
   chain: snapshot(40),
   reordered: '{"snapshot":{"meta":{"node_fields":["id","extra","edge_count","name","self_size","type"],"node_types":["number","number","number","string","number",["synthetic","object","closure"]],"edge_fields":["to_node","type","name_or_index"],"edge_types":["node",["weak","element","property"],"string_or_number"]}},"nodes":[1,0,1,0,0,0,2,9,0,1,40,1,3,9,0,2,8,2],"edges":[6,2,0],"strings":["","Widget","fn"]}',
 };
+// The chain as V8 writes it: a record a line ("\n," between records), a
+// string a line, locations filled: the layout the parser's fast paths read.
+function v8Text(text) {
+  const j = JSON.parse(text);
+  const rows = (a, w) => a.map((v, i) => (i > 0 && i % w === 0 ? `\n,${v}` : i > 0 ? `,${v}` : `${v}`)).join('');
+  j.locations = [3, 1, 10, 4, 10, 1, 22, 0];
+  return `{"snapshot":${JSON.stringify(j.snapshot)},\n"nodes":[${rows(j.nodes, 7)}],\n"edges":[${rows(j.edges, 3)}],\n` +
+    `"trace_function_infos":[],\n"trace_tree":[],\n"samples":[],\n"locations":[${rows(j.locations, 4)}],\n` +
+    `"strings":[${j.strings.map((x) => JSON.stringify(x)).join(',\n')}]}`;
+}
+seeds.v8lines = v8Text(seeds.chain);
 seeds.truncated = seeds.chain.slice(0, 700);
 seeds.bad_edge = seeds.small.replace(/"edges":\[2,1,7/, '"edges":[2,1,700');
 seeds.deep = `{"x":${'['.repeat(80)}`;
