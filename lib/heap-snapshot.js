@@ -577,7 +577,8 @@ function heapSnapshotNearLimit(options) {
   if (typeof v8.setHeapSnapshotNearHeapLimit !== 'function') {
     throw codedError('this Node has no v8.setHeapSnapshotNearHeapLimit (Node >= 18.10)', 'ERR_NMW_UNSUPPORTED');
   }
-  if (process.execArgv.some((a) => a.startsWith('--heapsnapshot-near-heap-limit'))) {
+  // (=0 means off: Node 24's test runner passes it to every test process.)
+  if (process.execArgv.some((a) => /^--heapsnapshot-near-heap-limit(=|$)/.test(a) && !/=0+$/.test(a))) {
     throw codedError('--heapsnapshot-near-heap-limit is set on the command line; it takes precedence', 'ERR_NMW_NEAR_LIMIT_SET');
   }
   v8.setHeapSnapshotNearHeapLimit(count);

@@ -99,7 +99,14 @@ test('truncated and corrupt files: an Error with the byte offset', async () => {
   await assert.rejects(mw.summarizeHeapSnapshot(notJson), { offset: 0, reason: "a heap snapshot is a JSON object: expected '{'" });
 });
 
-test('heapSnapshotOnSignal writes a snapshot per signal into the directory, and can be removed', async () => {
+test('heapSnapshotOnSignal writes a snapshot per signal into the directory, and can be removed', async (t) => {
+  // Node 24's test runner starts test files with diagnostic reports on signal
+  // on: each SIGUSR2 would also leave a report.*.json in the working directory.
+  const reportOnSignal = process.report.reportOnSignal;
+  process.report.reportOnSignal = false;
+  t.after(() => {
+    process.report.reportOnSignal = reportOnSignal;
+  });
   const dir = path.join(tmp, 'sig', 'dir');
   const got = [];
   let done;
