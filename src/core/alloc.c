@@ -316,7 +316,7 @@ static void release_block(nmw_shard_t *sh, void *user, uint64_t size, unsigned f
   nmw_hdr_t *h = hdr(user);
   size_t pad = padding_of(flags, size);
   if (pad) NMW_ADD(sh->padding_bytes, -(int64_t)pad);
-  if (flags == 0 && size <= NMW_CACHE_MAX_SIZE) {
+  if (NMW_BLK_LAYOUT(flags) == 0 && size <= NMW_CACHE_MAX_SIZE) {
     cache_push(sh, NMW_CLASS_OF(size), h, user, h->word & NMW_LEAD_BIT);
     return;
   }
@@ -355,6 +355,7 @@ static NMW_NOINLINE void *alloc_block(size_t alignment, size_t size, bool zero, 
   uint64_t lead;
   void *user = make_block(sh, size, alignment, zero, external, owner, &flags, &lead);
   if (NMW_LIKELY(user != NULL)) {
+    if (tag_flags & NMW_TAG_STRICT_PEAKS) flags |= NMW_BLK_STRICT;
     nmw_hdr_t *h = hdr(user);
     h->word = (uint64_t)size | lead | (uint64_t)slot << 48;
     uint64_t check = NMW_LIVE_CHECK(user) ^ flags;
@@ -375,7 +376,7 @@ static NMW_NOINLINE void *alloc_block(size_t alignment, size_t size, bool zero, 
 
 /* A fold found due by the fast path, made after the block is complete. */
 static NMW_NOINLINE void *fold_after_alloc(nmw_shard_t *sh, nmw_tag_t tag, void *user) {
-  nmw__fold_due(sh, tag, true);
+  nmw__sync(sh, tag);
   return user;
 }
 
@@ -426,8 +427,10 @@ void *nmw_core_malloc(size_t size, nmw_tag_t tag, nmw_site_t *site) {
     slot = tag;
   }
   if (NMW_UNLIKELY(sh == NULL || size > NMW_CACHE_MAX_SIZE)) goto slow;
-  if (NMW_UNLIKELY(atomic_load_explicit(&nmw__tags[tag].flags, memory_order_relaxed) &
-                   (NMW_TAGF_LIMITED | NMW_TAG_EXTERNAL)))
+  /* The gate: the tag has no limit, is not external nor strict, and the shard's
+   * room was set since its last peak reset (else the slow path sets it). */
+  if (NMW_UNLIKELY(atomic_load_explicit(&nmw__tags[tag].gate, memory_order_relaxed) !=
+                   sh->tags[tag].gate))
     goto slow;
   unsigned k = NMW_CLASS_OF(size);
   nmw_bin_t *bin = &sh->bins[k];
@@ -527,7 +530,7 @@ void nmw_core_free(void *ptr, nmw_tag_t tag, nmw_site_t *site) {
   NMW_ADD(c->bytes_out, (int64_t)size);
   bool due = nmw__pend_fall(sh, btag, (int64_t)size, 1);
   cache_push(sh, NMW_CLASS_OF(size), h, ptr, word & NMW_LEAD_BIT);
-  if (NMW_UNLIKELY(due)) nmw__fold_due(sh, btag, false);
+  if (NMW_UNLIKELY(due)) nmw__sync(sh, btag);
   return;
 slow:
   free_slow(ptr, tag, site);
@@ -589,8 +592,9 @@ void *nmw_core_realloc(void *ptr, size_t size, nmw_tag_t tag, nmw_site_t *site) 
   bool old_small = old_size <= NMW_CACHE_MAX_SIZE, new_small = size <= NMW_CACHE_MAX_SIZE;
   /* The usual layout of an unprefixed block: small ones start their allocation,
    * larger ones are 16 bytes in. */
-  bool usual = flags == 0 && (old_small ? old_lead == 0 : old_lead != 0);
-  if (flags == 0 && old_small && new_small && NMW_CLASS_OF(size) == NMW_CLASS_OF(old_size)) {
+  unsigned layout = NMW_BLK_LAYOUT(flags), strict = flags & NMW_BLK_STRICT;
+  bool usual = layout == 0 && (old_small ? old_lead == 0 : old_lead != 0);
+  if (layout == 0 && old_small && new_small && NMW_CLASS_OF(size) == NMW_CLASS_OF(old_size)) {
     user = ptr; /* the same class: the block already has the room */
   } else if (usual && old_small == new_small) {
     /* libc realloc, same layout: the header stays where it is in the allocation.
@@ -603,7 +607,7 @@ void *nmw_core_realloc(void *ptr, size_t size, nmw_tag_t tag, nmw_site_t *site) 
     h->check = NMW_DEAD_CHECK(ptr);
     unsigned char *moved = realloc(raw, bytes);
     if (!moved) {
-      h->check = NMW_LIVE_CHECK(ptr);
+      h->check = NMW_LIVE_CHECK(ptr) ^ flags;
     } else if (!page_start((uintptr_t)moved + at + NMW_HDR)) {
       user = moved + at + NMW_HDR;
     } else if (!new_small) {
@@ -619,7 +623,7 @@ void *nmw_core_realloc(void *ptr, size_t size, nmw_tag_t tag, nmw_site_t *site) 
         memcpy(fresh, moved + NMW_HDR, keep);
         free(moved);
         user = fresh;
-        new_flags = f;
+        new_flags = f | strict;
       } else {
         user = moved + NMW_HDR; /* page aligned: probed at free */
       }
@@ -636,7 +640,7 @@ void *nmw_core_realloc(void *ptr, size_t size, nmw_tag_t tag, nmw_site_t *site) 
       size_t pad = padding_of(f, size);
       if (pad) NMW_ADD(sh->padding_bytes, (int64_t)pad);
       user = fresh;
-      new_flags = f;
+      new_flags = f | strict;
       repadded = true;
     }
   }
