@@ -125,6 +125,7 @@ typedef struct nmw_hdr {
 typedef struct nmw_bin {
   nmw_hdr_t *head; /* linked through the headers' word; bit 0 of a link: LEAD */
   uint32_t count;
+  uint32_t alloc; /* NMW_CLASS_ALLOC of the bin's class (set when the shard is made) */
 } nmw_bin_t;
 
 /* Relaxed load + store of a counter that only its owning thread writes. */

@@ -67,6 +67,7 @@ static nmw_shard_t *shard_new(void) {
   sh->reallocs = reserve(NMW_SLOT_MAX * sizeof *sh->reallocs);
   sh->tags = reserve(NMW_TAG_MAX * sizeof *sh->tags);
   if (!sh->slots || !sh->reallocs || !sh->tags) return NULL;
+  for (uint32_t k = 0; k < NMW_CACHE_CLASSES; k++) sh->bins[k].alloc = (uint32_t)NMW_CLASS_ALLOC(k);
   return sh;
 }
 
