@@ -983,3 +983,21 @@ export declare function off(event: string | symbol, listener: AnyListener): type
 export declare function removeListener(event: string | symbol, listener: AnyListener): typeof nativeMemwatch;
 export declare function removeAllListeners(event?: string | symbol): typeof nativeMemwatch;
 export declare function listenerCount(event: string | symbol, listener?: AnyListener): number;
+
+// ---- Peaks under concurrency and strict peaks (issue 8; docs/api.md "Peaks") ----
+export interface Counters {
+  /** At most this many bytes below the true peakBytes (0: exact: one thread grew the tag, or strictPeaks). */
+  peakErrorBound: number;
+  /** The same for peakBlocks, in blocks. */
+  peakBlocksErrorBound: number;
+}
+export interface TagInfo {
+  /** The tag keeps linearizable peaks (mw.tag(name, {strictPeaks: true})). */
+  strictPeaks: boolean;
+}
+export interface TagOptions {
+  /** Linearizable peaks for this tag, at the cost of one shared atomic add per
+   * allocation and free of it. Registration only: a tag registered with the other
+   * value throws ERR_NMW_TAG_CONFLICT; omitted: an existing tag keeps its own. */
+  strictPeaks?: boolean;
+}

@@ -78,6 +78,10 @@ typedef uint32_t nmw_tag_t;
 #define NMW_TAG_MAX 4096                      /* tags, including "untagged" */
 #define NMW_TAG_NAME_MAX 64                   /* characters of [A-Za-z0-9._:/-] */
 #define NMW_TAG_EXTERNAL 0x1u                 /* report this tag's bytes to V8 */
+/* Linearizable peaks for this tag (one shared atomic add per allocation and free
+ * of the tag: it costs under contention). Registration only; a provider older
+ * than this flag answers NMW_EINVAL (unknown flag), as it does for any. */
+#define NMW_TAG_STRICT_PEAKS 0x2u
 #define NMW_NO_LIMIT UINT64_MAX
 
 /* A call site. The NMW_SITE() macro makes one static record per call site; the

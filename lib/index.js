@@ -36,11 +36,13 @@ const events = require('./events.js');
 const { gc } = events;
 
 const TAG_EXTERNAL = 0x1;
+const TAG_STRICT_PEAKS = 0x2;
 
 /**
  * Registers the tag `name` (or finds it) and returns its id. options.external
  * marks a tag whose bytes are reported to V8; options.limit sets (number) or
  * removes (null) the tag's byte limit, and leaves it as it is when omitted.
+ * options.strictPeaks (registration only) keeps the tag's peaks linearizable.
  */
 function tag(name, options) {
   validateTagName(name, 'name');
@@ -48,11 +50,23 @@ function tag(name, options) {
   const external =
     opts.external === undefined ? undefined : validateBoolean(opts.external, 'options.external');
   const limit = opts.limit === undefined ? undefined : validateByteLimit(opts.limit, 'options.limit');
+  const strictPeaks =
+    opts.strictPeaks === undefined
+      ? undefined
+      : validateBoolean(opts.strictPeaks, 'options.strictPeaks');
   let id;
   try {
-    // Without options.external an existing tag is returned as it is.
-    const existing = external === undefined ? binding.tagLookup(name) : -1;
-    id = existing >= 0 ? existing : binding.tagRegister(name, external ? TAG_EXTERNAL : 0);
+    // Without options.external and options.strictPeaks an existing tag is
+    // returned as it is; an omitted one of the two keeps what the tag has.
+    const existing = binding.tagLookup(name);
+    if (existing >= 0 && external === undefined && strictPeaks === undefined) {
+      id = existing;
+    } else {
+      const have = existing >= 0 ? binding.tagList().find((t) => t.id === existing) : undefined;
+      const ext = external === undefined ? Boolean(have && have.external) : external;
+      const strict = strictPeaks === undefined ? Boolean(have && have.strictPeaks) : strictPeaks;
+      id = binding.tagRegister(name, (ext ? TAG_EXTERNAL : 0) | (strict ? TAG_STRICT_PEAKS : 0));
+    }
   } catch (err) {
     if (err && err.code === 'ERR_NMW_NO_SPACE') {
       throw rangeError(

@@ -34,6 +34,8 @@ function countersAt(values, row) {
     bytesAllocated: at('bytesAllocated'),
     bytesFreed: at('bytesFreed'),
     limitDenied: at('limitDenied'),
+    peakErrorBound: at('peakErrorBound'),
+    peakBlocksErrorBound: at('peakBlocksErrorBound'),
   };
 }
 
@@ -43,6 +45,7 @@ function tags() {
     name: t.name,
     external: t.external,
     limit: t.limit,
+    strictPeaks: t.strictPeaks,
   }));
 }
 

@@ -22,7 +22,9 @@
   X("currBlocks", curr_blocks)                  \
   X("peakBytes", peak_bytes)                    \
   X("peakBlocks", peak_blocks)                  \
-  X("limitDenied", limit_denied)
+  X("limitDenied", limit_denied)                \
+  X("peakErrorBound", peak_error_bytes)         \
+  X("peakBlocksErrorBound", peak_error_blocks)
 
 #define NMW__COUNT_FIELD(js, c) +1
 enum { NMW_COUNTER_COLUMNS = 0 NMW_COUNTER_FIELDS(NMW__COUNT_FIELD) };

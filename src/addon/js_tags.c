@@ -51,7 +51,7 @@ static napi_value nmw__js_tag_register(napi_env env, napi_callback_info info) {
     int64_t f;
     if (!nmw__get_integer(env, argv[1], "flags", 0, (double)UINT32_MAX, &f)) return NULL;
     flags = (uint32_t)f;
-    if ((flags & ~(uint32_t)NMW_TAG_EXTERNAL) != 0)
+    if ((flags & ~(uint32_t)(NMW_TAG_EXTERNAL | NMW_TAG_STRICT_PEAKS)) != 0)
       return nmw__throw(env, "RangeError", "ERR_OUT_OF_RANGE", "flags has unknown bits");
   }
 
@@ -62,13 +62,16 @@ static napi_value nmw__js_tag_register(napi_env env, napi_callback_info info) {
     napi_value code, msg, error;
     unsigned existing = nmw_core_tag_flags(id);
     snprintf(message, sizeof message,
-             "tag \"%s\" is already registered with other flags (external: %s)", name,
-             (existing & NMW_TAG_EXTERNAL) ? "true" : "false");
+             "tag \"%s\" is already registered with other flags (external: %s, strictPeaks: %s)",
+             name, (existing & NMW_TAG_EXTERNAL) ? "true" : "false",
+             (existing & NMW_TAG_STRICT_PEAKS) ? "true" : "false");
     NMW_CALL(env, napi_create_string_utf8(env, "ERR_NMW_TAG_CONFLICT", NAPI_AUTO_LENGTH, &code));
     NMW_CALL(env, napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &msg));
     NMW_CALL(env, napi_create_error(env, code, msg, &error));
     if (!nmw__set_uint32(env, error, "id", id)) return NULL;
     if (!nmw__set_bool(env, error, "external", (existing & NMW_TAG_EXTERNAL) != 0)) return NULL;
+    if (!nmw__set_bool(env, error, "strictPeaks", (existing & NMW_TAG_STRICT_PEAKS) != 0))
+      return NULL;
     NMW_CALL(env, napi_throw(env, error));
     return NULL;
   }
@@ -138,6 +141,8 @@ static napi_value nmw__js_tag_list(napi_env env, napi_callback_info info) {
     }
     if (!nmw__set_uint32(env, row, "id", id) || !nmw__set_string(env, row, "name", name) ||
         !nmw__set_bool(env, row, "external", (nmw_core_tag_flags(id) & NMW_TAG_EXTERNAL) != 0) ||
+        !nmw__set_bool(env, row, "strictPeaks",
+                       (nmw_core_tag_flags(id) & NMW_TAG_STRICT_PEAKS) != 0) ||
         !nmw__set_value(env, row, "limit", limit_value))
       return NULL;
     NMW_CALL(env, napi_set_element(env, list, n++, row));

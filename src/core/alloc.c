@@ -316,7 +316,7 @@ static void release_block(nmw_shard_t *sh, void *user, uint64_t size, unsigned f
   nmw_hdr_t *h = hdr(user);
   size_t pad = padding_of(flags, size);
   if (pad) NMW_ADD(sh->padding_bytes, -(int64_t)pad);
-  if (flags == 0 && size <= NMW_CACHE_MAX_SIZE) {
+  if (NMW_BLK_LAYOUT(flags) == 0 && size <= NMW_CACHE_MAX_SIZE) {
     cache_push(sh, NMW_CLASS_OF(size), h, user, h->word & NMW_LEAD_BIT);
     return;
   }
@@ -355,6 +355,7 @@ static NMW_NOINLINE void *alloc_block(size_t alignment, size_t size, bool zero, 
   uint64_t lead;
   void *user = make_block(sh, size, alignment, zero, external, owner, &flags, &lead);
   if (NMW_LIKELY(user != NULL)) {
+    if (tag_flags & NMW_TAG_STRICT_PEAKS) flags |= NMW_BLK_STRICT;
     nmw_hdr_t *h = hdr(user);
     h->word = (uint64_t)size | lead | (uint64_t)slot << 48;
     uint64_t check = NMW_LIVE_CHECK(user) ^ flags;
@@ -375,7 +376,7 @@ static NMW_NOINLINE void *alloc_block(size_t alignment, size_t size, bool zero, 
 
 /* A fold found due by the fast path, made after the block is complete. */
 static NMW_NOINLINE void *fold_after_alloc(nmw_shard_t *sh, nmw_tag_t tag, void *user) {
-  nmw__fold_due(sh, tag, true);
+  nmw__sync(sh, tag);
   return user;
 }
 
@@ -412,8 +413,9 @@ static void *aligned_block(size_t alignment, size_t size, nmw_tag_t tag, nmw_sit
   return alloc_block(alignment < 16 ? 16 : alignment, size, false, tag, site, owner);
 }
 
-/* The fast path: a cached block for a plain tag at a known site (or none). */
-void *nmw_core_malloc(size_t size, nmw_tag_t tag, nmw_site_t *site) {
+/* The fast path: a cached block for a plain tag at a known site (or none). Every
+ * way out of it is a tail call, so it needs no callee-saved register. */
+NMW_INLINE void *malloc_fast(size_t size, nmw_tag_t tag, nmw_site_t *site, bool zero) {
   nmw_shard_t *sh = nmw__tls_shard;
   uint32_t slot;
   if (site) {
@@ -425,12 +427,14 @@ void *nmw_core_malloc(size_t size, nmw_tag_t tag, nmw_site_t *site) {
       goto slow;
     slot = tag;
   }
-  if (NMW_UNLIKELY(sh == NULL || size > NMW_CACHE_MAX_SIZE)) goto slow;
-  if (NMW_UNLIKELY(atomic_load_explicit(&nmw__tags[tag].flags, memory_order_relaxed) &
-                   (NMW_TAGF_LIMITED | NMW_TAG_EXTERNAL)))
+  if (NMW_UNLIKELY(sh == NULL)) goto slow;
+  if (NMW_UNLIKELY(size > NMW_CACHE_MAX_SIZE)) goto slow;
+  /* The gate: the tag has no limit, is not external nor strict, and the shard's
+   * room was set since its last peak reset (else the slow path sets it). */
+  if (NMW_UNLIKELY(atomic_load_explicit(&nmw__tags[tag].gate, memory_order_relaxed) !=
+                   sh->tags[tag].gate))
     goto slow;
-  unsigned k = NMW_CLASS_OF(size);
-  nmw_bin_t *bin = &sh->bins[k];
+  nmw_bin_t *bin = &sh->bins[NMW_CLASS_OF(size)];
   nmw_hdr_t *h = bin->head;
   if (NMW_UNLIKELY(h == NULL)) goto slow;
   void *user = (unsigned char *)h + NMW_HDR;
@@ -438,7 +442,7 @@ void *nmw_core_malloc(size_t size, nmw_tag_t tag, nmw_site_t *site) {
   uint64_t link = h->word;
   bin->head = (nmw_hdr_t *)(uintptr_t)(link & ~UINT64_C(1));
   bin->count--;
-  NMW_ADD(sh->cache_bytes, -(int64_t)NMW_CLASS_ALLOC(k));
+  NMW_ADD(sh->cache_bytes, -(int64_t)bin->alloc);
   h->word = (uint64_t)size | (link & 1u) << 47 | (uint64_t)slot << 48;
   uint64_t check = NMW_LIVE_CHECK(user);
   h->check = check;
@@ -446,14 +450,23 @@ void *nmw_core_malloc(size_t size, nmw_tag_t tag, nmw_site_t *site) {
   nmw_slot_ctr_t *c = &sh->slots[slot];
   NMW_ADD(c->allocs, 1);
   NMW_ADD(c->bytes_in, (int64_t)size);
+  if (zero) memset(user, 0, size);
   if (NMW_UNLIKELY(nmw__pend_grow(sh, tag, (int64_t)size, 1))) return fold_after_alloc(sh, tag, user);
   return user;
 slow:
-  return alloc_block(16, size, false, tag, site, OWNER_OF_THREAD);
+  return alloc_block(16, size, zero, tag, site, OWNER_OF_THREAD);
 }
 
+void *nmw_core_malloc(size_t size, nmw_tag_t tag, nmw_site_t *site) {
+  return malloc_fast(size, tag, site, false);
+}
+
+/* calloc's leaf fast path is malloc's, plus the zeroing (a cached block is not). */
 void *nmw_core_calloc(size_t count, size_t size, nmw_tag_t tag, nmw_site_t *site) {
-  return calloc_block(count, size, tag, site, OWNER_OF_THREAD);
+  size_t bytes;
+  if (NMW_UNLIKELY(__builtin_mul_overflow(count, size, &bytes)))
+    return calloc_block(count, size, tag, site, OWNER_OF_THREAD);
+  return malloc_fast(bytes, tag, site, true);
 }
 
 char *nmw_core_strdup(const char *s, nmw_tag_t tag, nmw_site_t *site) {
@@ -508,32 +521,112 @@ static NMW_NOINLINE void free_slow(void *ptr, nmw_tag_t tag, nmw_site_t *site) {
   release_block(sh, ptr, size, flags);
 }
 
-/* The fast path: a live block without flags, its canary intact, the tag right. */
+/* The end of a fast free whose class is full or whose rooms need a sync. */
+static NMW_NOINLINE void free_finish(nmw_shard_t *sh, nmw_hdr_t *h, void *ptr, uint64_t word,
+                                     nmw_tag_t btag, bool due) {
+  uint64_t size = word & NMW_SIZE_MASK;
+  cache_push(sh, NMW_CLASS_OF(size), h, ptr, word & NMW_LEAD_BIT);
+  if (due) nmw__sync(sh, btag);
+}
+
+/* Reads the check word before a pointer that may be foreign or misaligned. */
+#if defined(__GNUC__) || defined(__clang__)
+typedef uint64_t __attribute__((aligned(1), may_alias)) nmw_u64_unaligned_t;
+static inline NMW__NO_ASAN uint64_t read_check(uintptr_t p) {
+  NMW__LAUNDER(p);
+  return *(const nmw_u64_unaligned_t *)(p - 8);
+}
+#else
+static inline uint64_t read_check(uintptr_t p) {
+  uint64_t v;
+  memcpy(&v, (const void *)(p - 8), sizeof v);
+  return v;
+}
+#endif
+
+/* The fast path: a live block without flags, its canary intact, the tag right.
+ * Every way out of it is a tail call, so it needs no callee-saved register. A
+ * misaligned pointer cannot match its check word (the magic is tied to the
+ * address), so only the page rule is tested before the read. */
 void nmw_core_free(void *ptr, nmw_tag_t tag, nmw_site_t *site) {
   uintptr_t p = (uintptr_t)ptr;
   nmw_shard_t *sh = nmw__tls_shard;
-  if (NMW_UNLIKELY((p < 4096 + 32) | ((p & 4095u) < NMW_HDR) | ((p & 15u) != 0) | (sh == NULL)))
-    goto slow;
-  uint64_t check = read_before(p);
+  if (NMW_UNLIKELY(p < 4096 + 32)) goto slow;
+  if (NMW_UNLIKELY((p & 4095u) < NMW_HDR)) goto slow;
+  if (NMW_UNLIKELY(sh == NULL)) goto slow;
+  uint64_t check = read_check(p);
   if (NMW_UNLIKELY(check != NMW_LIVE_CHECK(p))) goto slow;
   nmw_hdr_t *h = hdr(ptr);
   uint64_t word = h->word, size = word & NMW_SIZE_MASK;
   uint32_t slot = (uint32_t)(word >> 48);
   nmw_tag_t btag = nmw__slot_tag[slot];
-  if (NMW_UNLIKELY(tag != btag && tag != NMW_ANY_TAG)) goto slow;
-  if (NMW_UNLIKELY(!canary_intact(ptr, size, check) || size > NMW_CACHE_MAX_SIZE)) goto slow;
+  if (NMW_UNLIKELY(tag != btag) && NMW_UNLIKELY(tag != NMW_ANY_TAG)) goto slow;
+  if (NMW_UNLIKELY(size > NMW_CACHE_MAX_SIZE)) goto slow;
+  if (NMW_UNLIKELY(!canary_intact(ptr, size, check))) goto slow;
   nmw_slot_ctr_t *c = &sh->slots[slot];
   NMW_ADD(c->frees, 1);
   NMW_ADD(c->bytes_out, (int64_t)size);
   bool due = nmw__pend_fall(sh, btag, (int64_t)size, 1);
-  cache_push(sh, NMW_CLASS_OF(size), h, ptr, word & NMW_LEAD_BIT);
-  if (NMW_UNLIKELY(due)) nmw__fold_due(sh, btag, false);
+  nmw_bin_t *bin = &sh->bins[NMW_CLASS_OF(size)];
+  int64_t cached = NMW_LOAD(sh->cache_bytes) + bin->alloc;
+  if (NMW_UNLIKELY(due) || NMW_UNLIKELY(bin->count >= NMW_CACHE_CLASS_BLOCKS) ||
+      NMW_UNLIKELY(cached > NMW_CACHE_THREAD_BYTES))
+    return free_finish(sh, h, ptr, word, btag, due);
+  h->check = NMW_DEAD_CHECK(ptr);
+  h->word = (uint64_t)(uintptr_t)bin->head | (word >> 47 & 1u);
+  bin->head = h;
+  bin->count++;
+  atomic_store_explicit(&sh->cache_bytes, cached, memory_order_relaxed);
   return;
 slow:
   free_slow(ptr, tag, site);
 }
 
+static NMW_NOINLINE void *realloc_slow(void *ptr, size_t size, nmw_tag_t tag, nmw_site_t *site);
+
+/* realloc's leaf fast path: a plain live block resized within its 16-byte class
+ * (the block already has the room): header, canary and counters, no copy. */
 void *nmw_core_realloc(void *ptr, size_t size, nmw_tag_t tag, nmw_site_t *site) {
+  uintptr_t p = (uintptr_t)ptr;
+  nmw_shard_t *sh = nmw__tls_shard;
+  if (NMW_UNLIKELY(p < 4096 + 32)) goto slow;
+  if (NMW_UNLIKELY((p & 4095u) < NMW_HDR)) goto slow;
+  if (NMW_UNLIKELY(sh == NULL)) goto slow;
+  uint64_t check = read_check(p);
+  if (NMW_UNLIKELY(check != NMW_LIVE_CHECK(p))) goto slow;
+  nmw_hdr_t *h = hdr(ptr);
+  uint64_t word = h->word, old_size = word & NMW_SIZE_MASK;
+  uint32_t slot = (uint32_t)(word >> 48);
+  nmw_tag_t btag = nmw__slot_tag[slot];
+  if (NMW_UNLIKELY(tag != btag) && NMW_UNLIKELY(tag != NMW_ANY_TAG)) goto slow;
+  if (NMW_UNLIKELY(size == 0 || old_size > NMW_CACHE_MAX_SIZE || size > NMW_CACHE_MAX_SIZE))
+    goto slow;
+  if (NMW_UNLIKELY(NMW_CLASS_OF(size) != NMW_CLASS_OF(old_size))) goto slow;
+  if (NMW_UNLIKELY(!canary_intact(ptr, old_size, check))) goto slow;
+  /* A growth checks the gate as an allocation does (limits, rooms' validity). */
+  if (NMW_UNLIKELY(atomic_load_explicit(&nmw__tags[btag].gate, memory_order_relaxed) !=
+                   sh->tags[btag].gate))
+    goto slow;
+  h->word = (word & ~NMW_SIZE_MASK) | (uint64_t)size;
+  write_canary(ptr, size, check);
+  nmw_slot_ctr_t *c = &sh->slots[slot];
+  NMW_ADD(sh->reallocs[slot], 1);
+  int64_t delta = (int64_t)size - (int64_t)old_size;
+  bool due;
+  if (delta >= 0) {
+    NMW_ADD(c->bytes_in, delta);
+    due = nmw__pend_grow(sh, btag, delta, 0);
+  } else {
+    NMW_ADD(c->bytes_out, -delta);
+    due = nmw__pend_fall(sh, btag, -delta, 0);
+  }
+  if (NMW_UNLIKELY(due)) return fold_after_alloc(sh, btag, ptr);
+  return ptr;
+slow:
+  return realloc_slow(ptr, size, tag, site);
+}
+
+static NMW_NOINLINE void *realloc_slow(void *ptr, size_t size, nmw_tag_t tag, nmw_site_t *site) {
   /* NMW_ANY_TAG skips the tag check on an existing block; a new one is untagged. */
   if (ptr == NULL) return nmw_core_malloc(size, tag == NMW_ANY_TAG ? NMW_UNTAGGED : tag, site);
   unsigned flags = 0;
@@ -589,8 +682,9 @@ void *nmw_core_realloc(void *ptr, size_t size, nmw_tag_t tag, nmw_site_t *site) 
   bool old_small = old_size <= NMW_CACHE_MAX_SIZE, new_small = size <= NMW_CACHE_MAX_SIZE;
   /* The usual layout of an unprefixed block: small ones start their allocation,
    * larger ones are 16 bytes in. */
-  bool usual = flags == 0 && (old_small ? old_lead == 0 : old_lead != 0);
-  if (flags == 0 && old_small && new_small && NMW_CLASS_OF(size) == NMW_CLASS_OF(old_size)) {
+  unsigned layout = NMW_BLK_LAYOUT(flags), strict = flags & NMW_BLK_STRICT;
+  bool usual = layout == 0 && (old_small ? old_lead == 0 : old_lead != 0);
+  if (layout == 0 && old_small && new_small && NMW_CLASS_OF(size) == NMW_CLASS_OF(old_size)) {
     user = ptr; /* the same class: the block already has the room */
   } else if (usual && old_small == new_small) {
     /* libc realloc, same layout: the header stays where it is in the allocation.
@@ -603,7 +697,7 @@ void *nmw_core_realloc(void *ptr, size_t size, nmw_tag_t tag, nmw_site_t *site) 
     h->check = NMW_DEAD_CHECK(ptr);
     unsigned char *moved = realloc(raw, bytes);
     if (!moved) {
-      h->check = NMW_LIVE_CHECK(ptr);
+      h->check = NMW_LIVE_CHECK(ptr) ^ flags;
     } else if (!page_start((uintptr_t)moved + at + NMW_HDR)) {
       user = moved + at + NMW_HDR;
     } else if (!new_small) {
@@ -619,7 +713,7 @@ void *nmw_core_realloc(void *ptr, size_t size, nmw_tag_t tag, nmw_site_t *site) 
         memcpy(fresh, moved + NMW_HDR, keep);
         free(moved);
         user = fresh;
-        new_flags = f;
+        new_flags = f | strict;
       } else {
         user = moved + NMW_HDR; /* page aligned: probed at free */
       }
@@ -636,7 +730,7 @@ void *nmw_core_realloc(void *ptr, size_t size, nmw_tag_t tag, nmw_site_t *site) 
       size_t pad = padding_of(f, size);
       if (pad) NMW_ADD(sh->padding_bytes, (int64_t)pad);
       user = fresh;
-      new_flags = f;
+      new_flags = f | strict;
       repadded = true;
     }
   }

@@ -62,6 +62,10 @@ typedef struct nmw_counters {
   int64_t peak_bytes;       /* highest curr_bytes since the last peak reset */
   int64_t peak_blocks;      /* highest curr_blocks since the last peak reset */
   uint64_t limit_denied;    /* allocations refused by the tag's limit */
+  /* How far below the true peak the peaks above can be (0: exact). Nonzero only
+   * when more than one thread has grown the tag (the total: anything); strict-peaks
+   * tags are always 0 (docs/architecture.md#peaks). */
+  int64_t peak_error_bytes, peak_error_blocks;
 } nmw_counters_t;
 
 /* Per tag; false for an unregistered tag. */

@@ -5,9 +5,8 @@
  * slot, monotonic counters (allocs, frees, reallocs, bytes in, bytes out) that only
  * its thread writes, with relaxed atomic loads and stores (no lock, no RMW, no
  * shared cache line). Readers sum all shards. Peaks need a view of the current
- * total, so each shard also keeps, per tag and for the total, the net change not
- * yet folded into a global counter; it folds (one atomic add) only when a peak
- * could be crossed or the unfolded amount drifts past a batch.
+ * total, so each shard also keeps, per tag and for the total, a *room*: how much
+ * it may still grow before it must look at the others (docs/architecture.md#peaks).
  */
 #ifndef NMW_INTERNAL_H
 #define NMW_INTERNAL_H
@@ -41,11 +40,24 @@
 #error "slot ids must fit 16 bits"
 #endif
 
-/* Unfolded drift after which a shard folds anyway. Peaks are raised to the exact
- * current value, so unfolded frees never inflate them; unfolded growth on another
- * thread can hide a peak by at most this much per thread (docs/architecture.md). */
-#define NMW_FOLD_BATCH_BYTES (256 * 1024)
-#define NMW_FOLD_BATCH_BLOCKS 256
+/* Peaks (docs/architecture.md#peaks). A shard keeps, per tag and for the total, a
+ * room: what it may still grow without a look at the others. An allocation takes
+ * its size from the room, a free gives it back; a room below zero, or above
+ * NMW_ROOM_FALL (frees piling up on one thread), sends the shard to its sync: its
+ * unfolded change (base - room) is folded into the global counter, the exact
+ * current value is summed over every shard, the peak raised to it, and the room
+ * set again: min(peak - exact, NMW_ROOM_GROW). So a shard's unfolded change stays
+ * within [-NMW_ROOM_FALL, NMW_ROOM_GROW], and while the others stand still the
+ * room is exact: a peak is missed only by growth of other shards that is not
+ * folded yet, at most NMW_ROOM_GROW + NMW_ROOM_FALL per other shard that used
+ * the tag (the reported peakErrorBound). */
+#define NMW_ROOM_GROW_BYTES (64 * 1024)
+#define NMW_ROOM_GROW_BLOCKS 64
+#define NMW_ROOM_FALL_BYTES (2 * NMW_ROOM_GROW_BYTES)
+#define NMW_ROOM_FALL_BLOCKS (2 * NMW_ROOM_GROW_BLOCKS)
+/* The error a peak may have per other shard that used the tag. */
+#define NMW_PEAK_ERROR_BYTES (NMW_ROOM_GROW_BYTES + NMW_ROOM_FALL_BYTES)
+#define NMW_PEAK_ERROR_BLOCKS (NMW_ROOM_GROW_BLOCKS + NMW_ROOM_FALL_BLOCKS)
 
 /* Check words and the canary. */
 #define NMW_MAGIC_LIVE UINT64_C(0x6e6d772d6c697665) /* "nmw-live" */
@@ -85,6 +97,9 @@ typedef struct nmw_hdr {
 #define NMW_BLK_ALIGNED 0x1u  /* log2(alignment) in bits 8..12 */
 #define NMW_BLK_EXTERNAL 0x2u /* counted as external for the prefix's owner */
 #define NMW_BLK_PREFIX 0x4u   /* a prefix word precedes the header */
+#define NMW_BLK_STRICT 0x8u   /* of a strict-peaks tag (keeps it off the free fast path) */
+/* The flags that change a block's layout (the others only send it to slow paths). */
+#define NMW_BLK_LAYOUT(flags) ((flags) & ~NMW_BLK_STRICT)
 #define NMW_BLK_FLAGS_MASK 0xffffu
 
 /* ---- the per-thread cache of freed blocks ----
@@ -110,6 +125,7 @@ typedef struct nmw_hdr {
 typedef struct nmw_bin {
   nmw_hdr_t *head; /* linked through the headers' word; bit 0 of a link: LEAD */
   uint32_t count;
+  uint32_t alloc; /* NMW_CLASS_ALLOC of the bin's class (set when the shard is made) */
 } nmw_bin_t;
 
 /* Relaxed load + store of a counter that only its owning thread writes. */
@@ -124,14 +140,13 @@ typedef struct nmw_slot_ctr {
   _Atomic int64_t allocs, bytes_in, frees, bytes_out;
 } nmw_slot_ctr_t;
 
-/* The unfolded net change of one tag (or the total) on one shard. The slack is how
- * much this shard's view (folded + its own unfolded part) was found to exceed the
- * exact value at its last peak check: what other shards hold unfolded. Subtracting
- * it stops the same discrepancy from triggering exact checks again. Slack is only
- * read and written by the shard's thread. */
+/* The peak state of one tag (or the total) on one shard. Only the shard's thread
+ * writes; readers (the exact sums) read base and room. The unfolded net change is
+ * base - room. gate: the tag's gate word when the room was set (0: never). */
 typedef struct nmw_pend {
-  _Atomic int64_t bytes, blocks;
-  int64_t slack_bytes, slack_blocks;
+  _Atomic int64_t room_bytes, room_blocks;
+  _Atomic int64_t base_bytes, base_blocks;
+  uint64_t gate;
 } nmw_pend_t;
 
 /* External bytes one shard credited to one owner, per external tag index. Only
@@ -163,17 +178,31 @@ typedef struct NMW_ALIGNED(NMW_CACHE_LINE) nmw_shard {
 } nmw_shard_t;
 
 /* ---- tags ---- */
-#define NMW_TAGF_PUBLIC_MASK NMW_TAG_EXTERNAL
+#define NMW_TAGF_PUBLIC_MASK (NMW_TAG_EXTERNAL | NMW_TAG_STRICT_PEAKS)
 #define NMW_TAGF_LIMITED 0x100u
 #define NMW_TAGF_HAS_EXT_INDEX 0x200u /* the index below is assigned (kept for good) */
 #define NMW_TAGF_EXT_INDEX_SHIFT 16 /* bits 16..23: the tag's external index */
 #define NMW_TAGF_EXT_INDEX(flags) (((flags) >> NMW_TAGF_EXT_INDEX_SHIFT) & 0xffu)
 
+/* A tag's gate word: its epoch (bumped by anything that lowers a peak anyone
+ * watches: a peak reset, a region's begin) in the high bits, and the flags that
+ * keep the tag off the fast path in the low ones. A shard's room is valid while
+ * the gate reads what it read when the room was set; a gate with such a flag
+ * never does (the shard keeps it without them). */
+#define NMW_GATE_SLOW_MASK UINT64_C(0xff)
+#define NMW_GATE_SLOW_LIMITED UINT64_C(0x1)
+#define NMW_GATE_SLOW_EXTERNAL UINT64_C(0x2)
+#define NMW_GATE_SLOW_STRICT UINT64_C(0x4)
+#define NMW_GATE_EPOCH UINT64_C(0x100)
+
 typedef struct NMW_ALIGNED(NMW_CACHE_LINE) nmw_tag_state {
   /* Read by every allocation of the tag. */
+  _Atomic uint64_t gate;
   _Atomic uint32_t flags;
-  _Atomic int64_t folded_bytes, folded_blocks;
+  /* Written by syncs and strict-peaks allocations. */
+  NMW_ALIGNED(NMW_CACHE_LINE) _Atomic int64_t folded_bytes, folded_blocks;
   _Atomic int64_t peak_bytes, peak_blocks;
+  _Atomic uint32_t shards_seen; /* shards that ever set a room for the tag */
   /* Cold. */
   NMW_ALIGNED(NMW_CACHE_LINE) _Atomic uint64_t limit;
   _Atomic uint64_t limit_denied;
@@ -182,9 +211,10 @@ typedef struct NMW_ALIGNED(NMW_CACHE_LINE) nmw_tag_state {
 
 typedef struct NMW_ALIGNED(NMW_CACHE_LINE) nmw_total_state {
   _Atomic int64_t folded_bytes, folded_blocks;
-  /* The lowest peak anyone watches (the total's and every open region's): a shard
-   * folds its total when its view of the current total goes above it. */
+  /* The lowest peak anyone watches (the total's and every open region's): the
+   * shards' total rooms are set against it. */
   _Atomic int64_t watermark_bytes, watermark_blocks;
+  _Atomic uint32_t shards_seen;
   NMW_ALIGNED(NMW_CACHE_LINE) _Atomic int64_t peak_bytes, peak_blocks;
 } nmw_total_state_t;
 
@@ -208,6 +238,11 @@ NMW_HIDDEN extern nmw_globals_t nmw__g;
 NMW_HIDDEN extern nmw_tag_state_t nmw__tags[NMW_TAG_MAX];
 NMW_HIDDEN extern nmw_total_state_t nmw__total;
 
+/* Bumps a tag's (every tag's) gate epoch: every shard sets its room again at its
+ * next allocation of the tag (after a peak reset or a region's begin). */
+NMW_HIDDEN void nmw__gate_bump(nmw_tag_t tag);
+NMW_HIDDEN void nmw__gate_bump_all(void);
+
 /* Runs the one-time initialisation (locks, tag 0). Cheap after the first call. */
 NMW_HIDDEN void nmw__init(void);
 /* calloc that counts into metadata_bytes; aborts only never: returns NULL on OOM. */
@@ -228,77 +263,67 @@ NMW_INLINE nmw_shard_t *nmw__shard(void) {
   return NMW_LIKELY(s != NULL) ? s : nmw__shard_acquire();
 }
 
-/* Folds: move a shard's unfolded net change into the global counters. */
-NMW_HIDDEN void nmw__fold_tag(nmw_tag_state_t *t, nmw_pend_t *p);
-NMW_HIDDEN void nmw__fold_total(nmw_shard_t *sh);
+/* The sync: folds the shard's unfolded change of the tag and of the total, raises
+ * the peaks to the exact values and sets the rooms again. */
+NMW_HIDDEN void nmw__sync(nmw_shard_t *sh, nmw_tag_t tag);
+/* Folds everything a shard holds unfolded (thread exit), leaving its rooms at 0. */
+NMW_HIDDEN void nmw__fold_all(nmw_shard_t *sh);
+/* A strict-peaks tag's change: one atomic add on the tag, its peak raised to the
+ * value the add returned. */
+NMW_HIDDEN void nmw__strict_change(nmw_tag_t tag, int64_t dbytes, int64_t dblocks);
 
-/* Records a net change of a tag's (and the total's) current bytes/blocks on this
- * shard. Growth can only cross a peak, so it is checked against the peaks; a fall
- * only against the batch (frees pile up unfolded on the freeing thread). */
-NMW_INLINE void nmw__pend(nmw_shard_t *sh, nmw_tag_t tag, int64_t dbytes, int64_t dblocks) {
-  nmw_pend_t *p = &sh->tags[tag];
-  nmw_tag_state_t *t = &nmw__tags[tag];
-  nmw_pend_t *tp = &sh->total;
-  int64_t pb = NMW_LOAD(p->bytes) + dbytes, pk = NMW_LOAD(p->blocks) + dblocks;
-  int64_t tb = NMW_LOAD(tp->bytes) + dbytes, tk = NMW_LOAD(tp->blocks) + dblocks;
-  atomic_store_explicit(&p->bytes, pb, memory_order_relaxed);
-  atomic_store_explicit(&p->blocks, pk, memory_order_relaxed);
-  atomic_store_explicit(&tp->bytes, tb, memory_order_relaxed);
-  atomic_store_explicit(&tp->blocks, tk, memory_order_relaxed);
-  if (dbytes > 0 || dblocks > 0) {
-    if (NMW_UNLIKELY(pb + NMW_LOAD(t->folded_bytes) - p->slack_bytes > NMW_LOAD(t->peak_bytes) ||
-                     pk + NMW_LOAD(t->folded_blocks) - p->slack_blocks > NMW_LOAD(t->peak_blocks) ||
-                     pb > NMW_FOLD_BATCH_BYTES))
-      nmw__fold_tag(t, p);
-    if (NMW_UNLIKELY(tb + NMW_LOAD(nmw__total.folded_bytes) - tp->slack_bytes >
-                         NMW_LOAD(nmw__total.watermark_bytes) ||
-                     tk + NMW_LOAD(nmw__total.folded_blocks) - tp->slack_blocks >
-                         NMW_LOAD(nmw__total.watermark_blocks) ||
-                     tb > NMW_FOLD_BATCH_BYTES))
-      nmw__fold_total(sh);
-  } else {
-    if (NMW_UNLIKELY(pb < -NMW_FOLD_BATCH_BYTES || pk < -NMW_FOLD_BATCH_BLOCKS)) nmw__fold_tag(t, p);
-    if (NMW_UNLIKELY(tb < -NMW_FOLD_BATCH_BYTES || tk < -NMW_FOLD_BATCH_BLOCKS)) nmw__fold_total(sh);
-  }
-}
-
-/* The hot path's halves of nmw__pend: they record the change and return true
- * when a fold is due (the caller makes it out of line with nmw__fold_due). */
+/* The hot path's halves: they take the change from / give it to the rooms of the
+ * tag and the total and return true when a sync is due (the caller makes it out
+ * of line with nmw__sync). pend_grow also checks the tag's gate. */
 NMW_INLINE bool nmw__pend_grow(nmw_shard_t *sh, nmw_tag_t tag, int64_t dbytes, int64_t dblocks) {
   nmw_pend_t *p = &sh->tags[tag];
-  nmw_tag_state_t *t = &nmw__tags[tag];
   nmw_pend_t *tp = &sh->total;
-  int64_t pb = NMW_LOAD(p->bytes) + dbytes, pk = NMW_LOAD(p->blocks) + dblocks;
-  int64_t tb = NMW_LOAD(tp->bytes) + dbytes, tk = NMW_LOAD(tp->blocks) + dblocks;
-  atomic_store_explicit(&p->bytes, pb, memory_order_relaxed);
-  atomic_store_explicit(&p->blocks, pk, memory_order_relaxed);
-  atomic_store_explicit(&tp->bytes, tb, memory_order_relaxed);
-  atomic_store_explicit(&tp->blocks, tk, memory_order_relaxed);
-  return (pb + NMW_LOAD(t->folded_bytes) - p->slack_bytes > NMW_LOAD(t->peak_bytes)) |
-         (pk + NMW_LOAD(t->folded_blocks) - p->slack_blocks > NMW_LOAD(t->peak_blocks)) |
-         (pb > NMW_FOLD_BATCH_BYTES) |
-         (tb + NMW_LOAD(nmw__total.folded_bytes) - tp->slack_bytes >
-          NMW_LOAD(nmw__total.watermark_bytes)) |
-         (tk + NMW_LOAD(nmw__total.folded_blocks) - tp->slack_blocks >
-          NMW_LOAD(nmw__total.watermark_blocks)) |
-         (tb > NMW_FOLD_BATCH_BYTES);
+  int64_t pb = NMW_LOAD(p->room_bytes) - dbytes, pk = NMW_LOAD(p->room_blocks) - dblocks;
+  int64_t tb = NMW_LOAD(tp->room_bytes) - dbytes, tk = NMW_LOAD(tp->room_blocks) - dblocks;
+  atomic_store_explicit(&p->room_bytes, pb, memory_order_relaxed);
+  atomic_store_explicit(&p->room_blocks, pk, memory_order_relaxed);
+  atomic_store_explicit(&tp->room_bytes, tb, memory_order_relaxed);
+  atomic_store_explicit(&tp->room_blocks, tk, memory_order_relaxed);
+  return (pb | pk | tb | tk) < 0;
 }
 
 NMW_INLINE bool nmw__pend_fall(nmw_shard_t *sh, nmw_tag_t tag, int64_t dbytes, int64_t dblocks) {
   nmw_pend_t *p = &sh->tags[tag];
   nmw_pend_t *tp = &sh->total;
-  int64_t pb = NMW_LOAD(p->bytes) - dbytes, pk = NMW_LOAD(p->blocks) - dblocks;
-  int64_t tb = NMW_LOAD(tp->bytes) - dbytes, tk = NMW_LOAD(tp->blocks) - dblocks;
-  atomic_store_explicit(&p->bytes, pb, memory_order_relaxed);
-  atomic_store_explicit(&p->blocks, pk, memory_order_relaxed);
-  atomic_store_explicit(&tp->bytes, tb, memory_order_relaxed);
-  atomic_store_explicit(&tp->blocks, tk, memory_order_relaxed);
-  return (pb < -NMW_FOLD_BATCH_BYTES) | (pk < -NMW_FOLD_BATCH_BLOCKS) |
-         (tb < -NMW_FOLD_BATCH_BYTES) | (tk < -NMW_FOLD_BATCH_BLOCKS);
+  int64_t pb = NMW_LOAD(p->room_bytes) + dbytes, pk = NMW_LOAD(p->room_blocks) + dblocks;
+  int64_t tb = NMW_LOAD(tp->room_bytes) + dbytes, tk = NMW_LOAD(tp->room_blocks) + dblocks;
+  atomic_store_explicit(&p->room_bytes, pb, memory_order_relaxed);
+  atomic_store_explicit(&p->room_blocks, pk, memory_order_relaxed);
+  atomic_store_explicit(&tp->room_bytes, tb, memory_order_relaxed);
+  atomic_store_explicit(&tp->room_blocks, tk, memory_order_relaxed);
+  return (pb > NMW_ROOM_FALL_BYTES) | (pk > NMW_ROOM_FALL_BLOCKS) | (tb > NMW_ROOM_FALL_BYTES) |
+         (tk > NMW_ROOM_FALL_BLOCKS);
 }
 
-/* Makes the folds nmw__pend_grow/fall found due (the same tests as nmw__pend). */
-NMW_HIDDEN void nmw__fold_due(nmw_shard_t *sh, nmw_tag_t tag, bool growing);
+/* Records a net change of a tag's (and the total's) current bytes/blocks on this
+ * shard: the slow paths' version (any tag, any sign, strict peaks, the gate). */
+NMW_INLINE void nmw__pend(nmw_shard_t *sh, nmw_tag_t tag, int64_t dbytes, int64_t dblocks) {
+  uint64_t gate = atomic_load_explicit(&nmw__tags[tag].gate, memory_order_relaxed);
+  if (NMW_UNLIKELY(gate & NMW_GATE_SLOW_STRICT)) {
+    /* The tag's own peak is kept strictly; the total's room is still this shard's. */
+    nmw__strict_change(tag, dbytes, dblocks);
+    nmw_pend_t *tp = &sh->total;
+    int64_t tb = NMW_LOAD(tp->room_bytes) - dbytes, tk = NMW_LOAD(tp->room_blocks) - dblocks;
+    atomic_store_explicit(&tp->room_bytes, tb, memory_order_relaxed);
+    atomic_store_explicit(&tp->room_blocks, tk, memory_order_relaxed);
+    if (NMW_UNLIKELY((tb | tk) < 0 || tb > NMW_ROOM_FALL_BYTES || tk > NMW_ROOM_FALL_BLOCKS ||
+                     (gate & ~NMW_GATE_SLOW_MASK) != sh->tags[tag].gate))
+      nmw__sync(sh, tag);
+    return;
+  }
+  bool due = (dbytes > 0 || dblocks > 0) ? nmw__pend_grow(sh, tag, dbytes, dblocks)
+                                         : nmw__pend_fall(sh, tag, -dbytes, -dblocks);
+  /* A fall can leave a room below zero too (a realloc's growth with fewer blocks). */
+  nmw_pend_t *p = &sh->tags[tag];
+  due |= (NMW_LOAD(p->room_bytes) | NMW_LOAD(p->room_blocks) | NMW_LOAD(sh->total.room_bytes) |
+          NMW_LOAD(sh->total.room_blocks)) < 0;
+  if (NMW_UNLIKELY(due || (gate & ~NMW_GATE_SLOW_MASK) != p->gate)) nmw__sync(sh, tag);
+}
 
 /* Credits an allocation / a free / a realloc to a slot and its tag. */
 NMW_INLINE void nmw__credit_alloc(nmw_shard_t *sh, uint32_t slot, nmw_tag_t tag,

@@ -2,9 +2,9 @@
  * region.c: peaks of the total and of regions, and peak resets.
  *
  * Every region watches the total from the moment it begins. The watermark is the
- * lowest peak anyone watches; a shard folds its unfolded total only when its view
- * of the current total goes above the watermark, so in steady state (allocations
- * balanced by frees below every peak) no shard touches shared memory.
+ * lowest peak anyone watches; the shards' total rooms are set against it, so in
+ * steady state (allocations balanced by frees below every peak) no shard touches
+ * shared memory. Whatever lowers it bumps the tags' gates (the rooms' validity).
  */
 #include "internal.h"
 
@@ -63,6 +63,9 @@ int nmw_core_region_begin(nmw_region_t *r) {
   r->open = 1;
   recompute_watermark_locked();
   uv_mutex_unlock(&nmw__g.peak_lock);
+  /* The watermark fell: every shard's total room is set again at its next
+   * allocation (the rooms hang off the tags' gates). */
+  nmw__gate_bump_all();
   return NMW_OK;
 }
 
@@ -121,6 +124,7 @@ void nmw_core_reset_peak(nmw_tag_t tag) {
     nmw__current(tag, &bytes, &blocks);
     atomic_store(&nmw__tags[tag].peak_bytes, bytes);
     atomic_store(&nmw__tags[tag].peak_blocks, blocks);
+    nmw__gate_bump(tag);
     return;
   }
   for (nmw_tag_t t = 0; t < count; t++) nmw_core_reset_peak(t);
@@ -130,4 +134,5 @@ void nmw_core_reset_peak(nmw_tag_t tag) {
   atomic_store(&nmw__total.peak_blocks, blocks);
   recompute_watermark_locked();
   uv_mutex_unlock(&nmw__g.peak_lock);
+  nmw__gate_bump_all();
 }

@@ -19,15 +19,6 @@ _Thread_local nmw_shard_t *nmw__tls_shard __attribute__((tls_model("initial-exec
 /* libuv keys have no destructor; the POSIX key only serves to hear of thread exit. */
 static pthread_key_t exit_key;
 
-static void fold_all(nmw_shard_t *sh) {
-  uint32_t ntags = atomic_load_explicit(&nmw__g.tag_count, memory_order_acquire);
-  for (uint32_t i = 0; i < ntags; i++) {
-    nmw_pend_t *p = &sh->tags[i];
-    if (NMW_LOAD(p->bytes) != 0 || NMW_LOAD(p->blocks) != 0) nmw__fold_tag(&nmw__tags[i], p);
-  }
-  nmw__fold_total(sh);
-}
-
 void nmw__cache_flush(nmw_shard_t *sh) {
   int64_t bytes = 0;
   for (uint32_t k = 0; k < NMW_CACHE_CLASSES; k++) {
@@ -50,7 +41,7 @@ static void on_thread_exit(void *value) {
   /* Fold what the shard holds back, so a shard waiting for a new thread does not
    * hide part of the current totals from the peak checks of the others; and give
    * its cached blocks back to libc. */
-  fold_all(sh);
+  nmw__fold_all(sh);
   nmw__cache_flush(sh);
   nmw__tls_shard = NULL;
   uv_mutex_lock(&nmw__g.shard_lock);
@@ -76,6 +67,7 @@ static nmw_shard_t *shard_new(void) {
   sh->reallocs = reserve(NMW_SLOT_MAX * sizeof *sh->reallocs);
   sh->tags = reserve(NMW_TAG_MAX * sizeof *sh->tags);
   if (!sh->slots || !sh->reallocs || !sh->tags) return NULL;
+  for (uint32_t k = 0; k < NMW_CACHE_CLASSES; k++) sh->bins[k].alloc = (uint32_t)NMW_CLASS_ALLOC(k);
   return sh;
 }
 
@@ -119,49 +111,92 @@ static void atomic_max(_Atomic int64_t *target, int64_t value) {
   }
 }
 
-void nmw__fold_tag(nmw_tag_state_t *t, nmw_pend_t *p) {
-  int64_t b = NMW_LOAD(p->bytes), k = NMW_LOAD(p->blocks);
-  atomic_store_explicit(&p->bytes, 0, memory_order_relaxed);
-  atomic_store_explicit(&p->blocks, 0, memory_order_relaxed);
-  int64_t folded_bytes = atomic_fetch_add_explicit(&t->folded_bytes, b, memory_order_relaxed) + b;
-  int64_t folded_blocks = atomic_fetch_add_explicit(&t->folded_blocks, k, memory_order_relaxed) + k;
-  if (folded_bytes - p->slack_bytes <= NMW_LOAD(t->peak_bytes) &&
-      folded_blocks - p->slack_blocks <= NMW_LOAD(t->peak_blocks))
-    return;
-  /* A candidate peak. The folded value misses what other shards hold unfolded (frees
-   * on an idle thread, say), so raise the peak to the exact current value: folded
-   * plus every shard's unfolded part. Where the view was too high, remember by how
-   * much (the slack), so that the same gap does not bring us back here. */
-  int64_t now_bytes, now_blocks;
-  nmw__current((nmw_tag_t)(t - nmw__tags), &now_bytes, &now_blocks);
-  atomic_max(&t->peak_bytes, now_bytes);
-  atomic_max(&t->peak_blocks, now_blocks);
-  p->slack_bytes = folded_bytes > now_bytes ? folded_bytes - now_bytes : 0;
-  p->slack_blocks = folded_blocks > now_blocks ? folded_blocks - now_blocks : 0;
+/* Moves a shard's unfolded change of one level into its global counters and
+ * leaves the shard's room and base at 0. */
+static void fold_level(nmw_pend_t *p, _Atomic int64_t *folded_bytes, _Atomic int64_t *folded_blocks) {
+  int64_t ub = NMW_LOAD(p->base_bytes) - NMW_LOAD(p->room_bytes);
+  int64_t uk = NMW_LOAD(p->base_blocks) - NMW_LOAD(p->room_blocks);
+  /* Zeroed before the add: a reader summing meanwhile may miss the amount for a
+   * moment (never count it twice, which could raise a peak above the truth). */
+  atomic_store_explicit(&p->base_bytes, 0, memory_order_relaxed);
+  atomic_store_explicit(&p->room_bytes, 0, memory_order_relaxed);
+  atomic_store_explicit(&p->base_blocks, 0, memory_order_relaxed);
+  atomic_store_explicit(&p->room_blocks, 0, memory_order_relaxed);
+  if (ub) atomic_fetch_add_explicit(folded_bytes, ub, memory_order_release);
+  if (uk) atomic_fetch_add_explicit(folded_blocks, uk, memory_order_release);
 }
 
-void nmw__fold_total(nmw_shard_t *sh) {
+static int64_t room_of(int64_t peak, int64_t now, int64_t grow) {
+  int64_t room = peak - now;
+  return room < 0 ? 0 : room > grow ? grow : room;
+}
+
+static void set_room(nmw_pend_t *p, int64_t bytes, int64_t blocks) {
+  atomic_store_explicit(&p->base_bytes, bytes, memory_order_relaxed);
+  atomic_store_explicit(&p->room_bytes, bytes, memory_order_relaxed);
+  atomic_store_explicit(&p->base_blocks, blocks, memory_order_relaxed);
+  atomic_store_explicit(&p->room_blocks, blocks, memory_order_relaxed);
+}
+
+static void sync_tag(nmw_shard_t *sh, nmw_tag_t tag) {
+  nmw_tag_state_t *t = &nmw__tags[tag];
+  nmw_pend_t *p = &sh->tags[tag];
+  /* The gate first: a reset that lands after this read bumps it again, so the
+   * room set below is thrown away at the next allocation. */
+  uint64_t gate = atomic_load_explicit(&t->gate, memory_order_acquire);
+  if (p->gate == 0) atomic_fetch_add_explicit(&t->shards_seen, 1, memory_order_relaxed);
+  fold_level(p, &t->folded_bytes, &t->folded_blocks);
+  p->gate = gate & ~NMW_GATE_SLOW_MASK;
+  if (gate & NMW_GATE_SLOW_STRICT) return; /* its peak is raised by every change */
+  int64_t now_bytes, now_blocks;
+  nmw__current(tag, &now_bytes, &now_blocks);
+  atomic_max(&t->peak_bytes, now_bytes);
+  atomic_max(&t->peak_blocks, now_blocks);
+  set_room(p, room_of(NMW_LOAD(t->peak_bytes), now_bytes, NMW_ROOM_GROW_BYTES),
+           room_of(NMW_LOAD(t->peak_blocks), now_blocks, NMW_ROOM_GROW_BLOCKS));
+}
+
+static void sync_total(nmw_shard_t *sh) {
   nmw_pend_t *p = &sh->total;
-  int64_t b = NMW_LOAD(p->bytes), k = NMW_LOAD(p->blocks);
-  atomic_store_explicit(&p->bytes, 0, memory_order_relaxed);
-  atomic_store_explicit(&p->blocks, 0, memory_order_relaxed);
-  int64_t folded_bytes =
-      atomic_fetch_add_explicit(&nmw__total.folded_bytes, b, memory_order_relaxed) + b;
-  int64_t folded_blocks =
-      atomic_fetch_add_explicit(&nmw__total.folded_blocks, k, memory_order_relaxed) + k;
-  /* Even a batch that nets to zero can leave the folded total above a watched peak
-   * (it may hold an earlier free), so the test is on the folded total itself. */
-  if (folded_bytes - p->slack_bytes <= NMW_LOAD(nmw__total.watermark_bytes) &&
-      folded_blocks - p->slack_blocks <= NMW_LOAD(nmw__total.watermark_blocks))
-    return;
-  /* As for tags: raise peaks to the exact current total, and keep the slack. */
-  uv_mutex_lock(&nmw__g.peak_lock);
+  if (p->gate == 0) {
+    atomic_fetch_add_explicit(&nmw__total.shards_seen, 1, memory_order_relaxed);
+    p->gate = 1;
+  }
+  fold_level(p, &nmw__total.folded_bytes, &nmw__total.folded_blocks);
   int64_t now_bytes, now_blocks;
   nmw__current(NMW_ANY_TAG, &now_bytes, &now_blocks);
-  nmw__raise_peaks_locked(now_bytes, now_blocks);
-  uv_mutex_unlock(&nmw__g.peak_lock);
-  p->slack_bytes = folded_bytes > now_bytes ? folded_bytes - now_bytes : 0;
-  p->slack_blocks = folded_blocks > now_blocks ? folded_blocks - now_blocks : 0;
+  int64_t wb = NMW_LOAD(nmw__total.watermark_bytes), wk = NMW_LOAD(nmw__total.watermark_blocks);
+  if (now_bytes > wb || now_blocks > wk) {
+    /* Above the lowest peak anyone watches: raise the total's and the newest
+     * region's (the watermark follows). */
+    uv_mutex_lock(&nmw__g.peak_lock);
+    nmw__raise_peaks_locked(now_bytes, now_blocks);
+    wb = NMW_LOAD(nmw__total.watermark_bytes);
+    wk = NMW_LOAD(nmw__total.watermark_blocks);
+    uv_mutex_unlock(&nmw__g.peak_lock);
+  }
+  set_room(p, room_of(wb, now_bytes, NMW_ROOM_GROW_BYTES),
+           room_of(wk, now_blocks, NMW_ROOM_GROW_BLOCKS));
+}
+
+void nmw__sync(nmw_shard_t *sh, nmw_tag_t tag) {
+  sync_tag(sh, tag);
+  sync_total(sh);
+}
+
+void nmw__fold_all(nmw_shard_t *sh) {
+  uint32_t ntags = atomic_load_explicit(&nmw__g.tag_count, memory_order_acquire);
+  for (uint32_t i = 0; i < ntags; i++)
+    fold_level(&sh->tags[i], &nmw__tags[i].folded_bytes, &nmw__tags[i].folded_blocks);
+  fold_level(&sh->total, &nmw__total.folded_bytes, &nmw__total.folded_blocks);
+}
+
+void nmw__strict_change(nmw_tag_t tag, int64_t dbytes, int64_t dblocks) {
+  nmw_tag_state_t *t = &nmw__tags[tag];
+  int64_t b = atomic_fetch_add_explicit(&t->folded_bytes, dbytes, memory_order_relaxed) + dbytes;
+  int64_t k = atomic_fetch_add_explicit(&t->folded_blocks, dblocks, memory_order_relaxed) + dblocks;
+  if (dbytes > 0) atomic_max(&t->peak_bytes, b);
+  if (dblocks > 0) atomic_max(&t->peak_blocks, k);
 }
 
 void nmw__current(nmw_tag_t tag, int64_t *bytes, int64_t *blocks) {
@@ -176,8 +211,8 @@ void nmw__current(nmw_tag_t tag, int64_t *bytes, int64_t *blocks) {
   for (nmw_shard_t *sh = atomic_load_explicit(&nmw__g.shards, memory_order_acquire); sh;
        sh = sh->next_all) {
     nmw_pend_t *p = tag == NMW_ANY_TAG ? &sh->total : &sh->tags[tag];
-    b += NMW_LOAD(p->bytes);
-    k += NMW_LOAD(p->blocks);
+    b += NMW_LOAD(p->base_bytes) - NMW_LOAD(p->room_bytes);
+    k += NMW_LOAD(p->base_blocks) - NMW_LOAD(p->room_blocks);
   }
   *bytes = b;
   *blocks = k;
@@ -195,29 +230,6 @@ void nmw__sum_slots(nmw_slot_sum_t *out, uint32_t nslots) {
       o->bytes_in += NMW_LOAD(c->bytes_in);
       o->bytes_out += NMW_LOAD(c->bytes_out);
     }
-  }
-}
-
-void nmw__fold_due(nmw_shard_t *sh, nmw_tag_t tag, bool growing) {
-  nmw_pend_t *p = &sh->tags[tag];
-  nmw_tag_state_t *t = &nmw__tags[tag];
-  nmw_pend_t *tp = &sh->total;
-  int64_t pb = NMW_LOAD(p->bytes), pk = NMW_LOAD(p->blocks);
-  int64_t tb = NMW_LOAD(tp->bytes), tk = NMW_LOAD(tp->blocks);
-  if (growing) {
-    if (pb + NMW_LOAD(t->folded_bytes) - p->slack_bytes > NMW_LOAD(t->peak_bytes) ||
-        pk + NMW_LOAD(t->folded_blocks) - p->slack_blocks > NMW_LOAD(t->peak_blocks) ||
-        pb > NMW_FOLD_BATCH_BYTES)
-      nmw__fold_tag(t, p);
-    if (tb + NMW_LOAD(nmw__total.folded_bytes) - tp->slack_bytes >
-            NMW_LOAD(nmw__total.watermark_bytes) ||
-        tk + NMW_LOAD(nmw__total.folded_blocks) - tp->slack_blocks >
-            NMW_LOAD(nmw__total.watermark_blocks) ||
-        tb > NMW_FOLD_BATCH_BYTES)
-      nmw__fold_total(sh);
-  } else {
-    if (pb < -NMW_FOLD_BATCH_BYTES || pk < -NMW_FOLD_BATCH_BLOCKS) nmw__fold_tag(t, p);
-    if (tb < -NMW_FOLD_BATCH_BYTES || tk < -NMW_FOLD_BATCH_BLOCKS) nmw__fold_total(sh);
   }
 }
 

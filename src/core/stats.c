@@ -39,6 +39,14 @@ static void finish(nmw_counters_t *c, int64_t peak_bytes, int64_t peak_blocks) {
   c->peak_blocks = peak_blocks > c->curr_blocks ? peak_blocks : c->curr_blocks;
 }
 
+/* Each shard but one that grew the level may hide up to one room's growth and one
+ * fall's worth of frees from the others (internal.h, NMW_PEAK_ERROR_*). */
+static void error_bound(nmw_counters_t *c, uint32_t shards) {
+  int64_t others = shards > 1 ? (int64_t)shards - 1 : 0;
+  c->peak_error_bytes = others * NMW_PEAK_ERROR_BYTES;
+  c->peak_error_blocks = others * NMW_PEAK_ERROR_BLOCKS;
+}
+
 size_t nmw_core_all_tag_counters(nmw_counters_t *out, size_t cap) {
   uint32_t ntags = nmw_core_tag_count();
   if (ntags > cap) ntags = (uint32_t)cap;
@@ -46,6 +54,8 @@ size_t nmw_core_all_tag_counters(nmw_counters_t *out, size_t cap) {
   for (uint32_t t = 0; t < ntags; t++) {
     finish(&out[t], atomic_load(&nmw__tags[t].peak_bytes), atomic_load(&nmw__tags[t].peak_blocks));
     out[t].limit_denied = atomic_load(&nmw__tags[t].limit_denied);
+    bool strict = atomic_load(&nmw__tags[t].flags) & NMW_TAG_STRICT_PEAKS;
+    error_bound(&out[t], strict ? 0 : atomic_load(&nmw__tags[t].shards_seen));
   }
   return ntags;
 }
@@ -77,6 +87,7 @@ void nmw_core_total_counters(nmw_counters_t *out) {
   }
   free(all);
   finish(out, atomic_load(&nmw__total.peak_bytes), atomic_load(&nmw__total.peak_blocks));
+  error_bound(out, atomic_load(&nmw__total.shards_seen));
 }
 
 uint32_t nmw_core_slot_count(void) {

@@ -27,6 +27,28 @@ static unsigned with_ext_index(unsigned old, unsigned flags, int *rc) {
   return merged;
 }
 
+/* The gate's slow-path bits for these stored flags. */
+static uint64_t gate_bits(unsigned flags) {
+  return ((flags & NMW_TAGF_LIMITED) ? NMW_GATE_SLOW_LIMITED : 0) |
+         ((flags & NMW_TAG_EXTERNAL) ? NMW_GATE_SLOW_EXTERNAL : 0) |
+         ((flags & NMW_TAG_STRICT_PEAKS) ? NMW_GATE_SLOW_STRICT : 0);
+}
+
+/* Keeps the gate's flag bits in step with the stored flags (under tag_lock). */
+static void gate_follow(nmw_tag_state_t *t) {
+  uint64_t bits = gate_bits(atomic_load(&t->flags));
+  uint64_t g = atomic_load(&t->gate);
+  while (!atomic_compare_exchange_weak(&t->gate, &g, (g & ~NMW_GATE_SLOW_MASK) | bits)) {
+  }
+}
+
+void nmw__gate_bump(nmw_tag_t tag) { atomic_fetch_add(&nmw__tags[tag].gate, NMW_GATE_EPOCH); }
+
+void nmw__gate_bump_all(void) {
+  uint32_t count = atomic_load_explicit(&nmw__g.tag_count, memory_order_acquire);
+  for (uint32_t i = 0; i < count; i++) nmw__gate_bump(i);
+}
+
 static void init_tag(nmw_tag_t id, const char *name, unsigned flags) {
   nmw_tag_state_t *t = &nmw__tags[id];
   /* No allocation has seen the tag yet, so peaks start at zero. */
@@ -36,8 +58,10 @@ static void init_tag(nmw_tag_t id, const char *name, unsigned flags) {
   atomic_store(&t->folded_blocks, 0);
   atomic_store(&t->peak_bytes, 0);
   atomic_store(&t->peak_blocks, 0);
+  atomic_store(&t->shards_seen, 0);
   strcpy(t->name, name);
   atomic_store_explicit(&t->flags, flags, memory_order_release);
+  atomic_store_explicit(&t->gate, NMW_GATE_EPOCH | gate_bits(flags), memory_order_release);
 }
 
 static void init_once(void) {
@@ -158,8 +182,17 @@ int nmw_core_tag_set_flags(nmw_tag_t tag, unsigned flags) {
   if (!valid_id(tag) || (flags & ~NMW_TAGF_PUBLIC_MASK) != 0) return NMW_EINVAL;
   uv_mutex_lock(&nmw__g.tag_lock);
   int rc;
-  unsigned stored = with_ext_index(atomic_load(&nmw__tags[tag].flags), flags, &rc);
-  if (rc == NMW_OK) atomic_store(&nmw__tags[tag].flags, stored);
+  unsigned old = atomic_load(&nmw__tags[tag].flags);
+  /* Strict peaks are chosen at registration, for good. */
+  if ((old ^ flags) & NMW_TAG_STRICT_PEAKS) {
+    uv_mutex_unlock(&nmw__g.tag_lock);
+    return NMW_EINVAL;
+  }
+  unsigned stored = with_ext_index(old, flags, &rc);
+  if (rc == NMW_OK) {
+    atomic_store(&nmw__tags[tag].flags, stored);
+    gate_follow(&nmw__tags[tag]);
+  }
   uv_mutex_unlock(&nmw__g.tag_lock);
   return rc;
 }
@@ -175,6 +208,7 @@ int nmw_core_tag_set_limit(nmw_tag_t tag, uint64_t limit_bytes) {
     atomic_fetch_and(&t->flags, ~NMW_TAGF_LIMITED);
   else
     atomic_fetch_or(&t->flags, NMW_TAGF_LIMITED);
+  gate_follow(t);
   uv_mutex_unlock(&nmw__g.tag_lock);
   uv_mutex_unlock(&nmw__g.limit_lock);
   return NMW_OK;

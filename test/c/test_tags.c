@@ -102,7 +102,7 @@ static void test_register_conflicting_flags(void **state) {
 static void test_register_unknown_flags(void **state) {
   (void)state;
   uint32_t count = nmw_core_tag_count();
-  unsigned bad_flags[] = {0x2u, 0x4u, NMW_TAG_EXTERNAL | 0x2u, 0x80000000u};
+  unsigned bad_flags[] = {0x4u, 0x8u, NMW_TAG_EXTERNAL | 0x4u, 0x80000000u};
   for (size_t i = 0; i < sizeof bad_flags / sizeof bad_flags[0]; i++) {
     nmw_tag_t tag = 77;
     assert_int_equal(nmw_core_tag_register("t.tags.badflags", bad_flags[i], &tag), NMW_EINVAL);

@@ -409,3 +409,18 @@ test('configure({leak})', () => {
   throwsArg(() => mw.configure({ leak: { heapSnapshot: true } }), TypeError, 'options.leak.heapSnapshot');
   throwsArg(() => mw.configure({ leak: { other: true } }), TypeError, 'options.leak.other');
 });
+
+test('tag(name, {strictPeaks})', () => {
+  throwsArg(() => mw.tag(freshTag('strict'), { strictPeaks: 1 }), TypeError, 'options.strictPeaks');
+  throwsArg(() => mw.tag(freshTag('strict'), { strictPeaks: 'yes' }), TypeError, 'options.strictPeaks');
+  throwsArg(() => mw.tag(freshTag('strict'), { strictPeaks: null }), TypeError, 'options.strictPeaks');
+  const name = freshTag('strict');
+  const id = mw.tag(name, { strictPeaks: true });
+  assert.equal(mw.tag(name), id, 'without the option an existing tag is returned as it is');
+  assert.equal(mw.tag(name, { strictPeaks: true }), id);
+  assert.throws(
+    () => mw.tag(name, { strictPeaks: false }),
+    (err) => err.code === 'ERR_NMW_TAG_CONFLICT' && err.id === id && err.strictPeaks === true &&
+      /strictPeaks: true/.test(err.message),
+  );
+});
