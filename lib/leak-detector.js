@@ -375,7 +375,13 @@ class LeakDetector {
     const r = a.evidence;
     const span = r.end - r.start;
     const rate = t > a.t ? (value - a.value) / (t - a.t) : 0;
-    if (!(rate >= (0.5 * r.need) / span)) return this.clear(s, t, value);
+    // At half the rate seen so far or more: the threshold's over the span, and
+    // the exact growth from the span's first minimum to the first confirmation
+    // (a lower bound of the true rate, the minimum being an upper bound). Growth
+    // that stopped early in the span (a cache that filled) shows a high rate
+    // up to the first confirmation and next to none after it.
+    const before = a.t > r.first.minAt ? (a.value - r.first.min) / (a.t - r.first.minAt) : 0;
+    if (!(rate >= 0.5 * Math.max(r.need / span, before))) return this.clear(s, t, value);
     return this.fire(s, { ...r, end: t, growth: value - r.first.min }, value, t);
   }
 

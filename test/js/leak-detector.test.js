@@ -104,6 +104,19 @@ test('confirmation: garbage (the exact value is back at the base) or growth that
   feed(b);
   assert.equal(b.confirm('h', 19000, 12 * MB).verdict, 'confirming');
   assert.equal(b.confirm('h', 25000, 12 * MB + 10).verdict, 'cleared', 'the growth stopped');
+  // A cache that filled early in the span: 12 MB up to the first confirmation
+  // (0.63 MB/s), then 240 KB in 6 s (40 KB/s): above half the threshold's rate
+  // (32 KB/s) but far below half the rate seen before: cleared (once a false
+  // alarm of the bounded-cache scenario on a loaded machine).
+  const c = new LeakDetector();
+  feed(c);
+  assert.equal(c.confirm('h', 19000, 22 * MB).verdict, 'confirming');
+  assert.equal(c.confirm('h', 25000, 22 * MB + 240 * 1024).verdict, 'cleared', 'the growth slowed down to a trickle');
+  // The same trickle after growth at that pace all along is a leak going on.
+  const e = new LeakDetector();
+  feed(e);
+  assert.equal(e.confirm('h', 19000, 10 * MB + 19000 * 100).verdict, 'confirming');
+  assert.equal(e.confirm('h', 25000, 10 * MB + 25000 * 100).verdict, 'leak');
 });
 
 test('options: defaults, merging and errors naming the option', () => {
