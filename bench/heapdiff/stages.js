@@ -17,6 +17,8 @@
 //   inspector-internals the same with exposeInternals: true
 //   write-file         v8.writeHeapSnapshot(file) only
 //   write-parse        writeHeapSnapshot + parseFileSync (Node 22+'s HeapDiff route)
+//   write-numeric      v8.writeHeapSnapshot(file, {exposeNumericValues: true}) only
+//   write-numeric-parse the same + parseFileSync + HeapDiff's digest
 //   stream-drop        v8.getHeapSnapshot() stream, chunks dropped
 //   stream-parse       v8.getHeapSnapshot() stream fed to our parser
 // Ends with one JSON line: per variant, the medians.
@@ -28,7 +30,7 @@ const { spawnSync } = require('node:child_process');
 
 const ROOT = path.resolve(__dirname, '../..');
 const VARIANTS = ['inspector-drop', 'inspector-parse', 'inspector-noglobal', 'inspector-numeric', 'inspector-internals',
-  'write-file', 'write-parse', 'stream-drop', 'stream-parse'];
+  'write-file', 'write-parse', 'write-numeric', 'write-numeric-parse', 'stream-drop', 'stream-parse'];
 
 function peakRss() {
   const status = fs.readFileSync('/proc/self/status', 'utf8');
@@ -78,6 +80,13 @@ async function childMain(variant) {
     bytes = fs.statSync(file).size;
     const g = hs.parseFileSync(file);
     nodes = binding.hsDigestInfo(binding.hsDigest(g, 'HeapDiff')).nodes;
+  } else if (variant === 'write-numeric' || variant === 'write-numeric-parse') {
+    require('node:v8').writeHeapSnapshot(file, { exposeNumericValues: true });
+    bytes = fs.statSync(file).size;
+    if (variant === 'write-numeric-parse') {
+      const g = hs.parseFileSync(file);
+      nodes = binding.hsDigestInfo(binding.hsDigest(g, 'HeapDiff')).nodes;
+    }
   } else if (variant === 'stream-drop' || variant === 'stream-parse') {
     const parser = variant === 'stream-parse' ? binding.hsParserNew(false, 0, 0) : null;
     const stream = require('node:v8').getHeapSnapshot();

@@ -180,6 +180,36 @@ static bool skipped(const nmw_hs_graph *g, const uint8_t *skip, uint32_t n) {
          skip[g->node_name[n]];
 }
 
+/* A snapshot written with numeric values exposed (v8.writeHeapSnapshot(file,
+ * {exposeNumericValues: true}), the inspector's captureNumericValue) has two
+ * kinds of nodes a default one has not: a "smi number" node (type number,
+ * self size 0) for every Smi-valued field, and a "value" string node (type
+ * string, self size 0) under every number node, smi or heap, holding its
+ * value as text. Both are leaves V8 makes up while writing (fresh ids each
+ * snapshot), not heap objects: the digest neither enters nor counts them, so
+ * it is the same as a default snapshot's. Heap numbers (self size > 0) are in
+ * both and stay. A default snapshot has no number node of size 0 and no edge
+ * from a number node to a string of size 0, so nothing changes for it. */
+static bool numeric_extra(const nmw_hs_graph *g, bool from_number, uint32_t t) {
+  if (g->node_size[t] != 0) return false;
+  uint8_t kind = g->node_kind[g->node_type[t]];
+  return kind == NMW_HS_KIND_NUMBER || (from_number && kind == NMW_HS_KIND_STRING);
+}
+
+/* How many nodes numeric_extra leaves out of the whole snapshot. */
+static uint32_t numeric_extras(const nmw_hs_graph *g) {
+  uint32_t extras = 0;
+  for (uint32_t v = 0; v < g->node_count; v++) {
+    if (g->node_kind[g->node_type[v]] != NMW_HS_KIND_NUMBER) continue;
+    if (g->node_size[v] == 0) extras++;
+    for (uint32_t e = g->edge_first[v]; e < g->edge_first[v + 1]; e++) {
+      uint32_t t = g->edge_to[e];
+      if (g->node_size[t] == 0 && g->node_kind[g->node_type[t]] == NMW_HS_KIND_STRING) extras++;
+    }
+  }
+  return extras;
+}
+
 void nmw_hs_digest_free(nmw_hs_digest *d) {
   if (d == NULL) return;
   free(d->id);
@@ -209,7 +239,6 @@ static nmw_hs_digest *digest_build(const nmw_hs_graph *g, const char *skip_name,
   name_table names;
   bool names_ok = names_init(&names);
   if (d == NULL || skip == NULL || seen == NULL || stack == NULL || !names_ok) goto fail;
-  d->node_count = n;
 
   /* Depth-first from the root; a node is marked when pushed, so the stack
    * never holds more than n entries. Without a skipped name in the strings,
@@ -218,6 +247,7 @@ static nmw_hs_digest *digest_build(const nmw_hs_graph *g, const char *skip_name,
   for (uint32_t i = 0; skip_name != NULL && i < g->string_count && !any_skip; i++) any_skip = skip[i] != 0;
   uint32_t top = 0, count = 0;
   uint64_t bytes = 0;
+  d->node_count = n - numeric_extras(g);
   if (n > 0 && !skipped(g, skip, 0)) {
     seen[0] = 1;
     stack[top++] = 0;
@@ -226,10 +256,12 @@ static nmw_hs_digest *digest_build(const nmw_hs_graph *g, const char *skip_name,
     uint32_t v = stack[--top];
     count++;
     bytes += g->node_size[v];
+    bool from_number = g->node_kind[g->node_type[v]] == NMW_HS_KIND_NUMBER;
     for (uint32_t e = g->edge_first[v]; e < g->edge_first[v + 1]; e++) {
       uint32_t t = g->edge_to[e];
       if (seen[t >> 3] & (1u << (t & 7))) continue;
       if (any_skip && skipped(g, skip, t)) continue;
+      if (numeric_extra(g, from_number, t)) continue;
       seen[t >> 3] |= (uint8_t)(1u << (t & 7));
       stack[top++] = t;
     }

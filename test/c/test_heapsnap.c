@@ -557,6 +557,60 @@ static void test_summary_counts(void **state) {
   }
 }
 
+/* The same heap written with numeric values exposed (numeric) and without
+ * (plain): root -a-> Root{n: smi 7, h: heap number 0.5}. With them V8 adds a
+ * "smi number" node (size 0) and a "value" string (size 0) under each number;
+ * without, the heap number hangs by a hidden edge. The digests are equal. */
+#define NUM_STRINGS \
+  "\"strings\":[\"\",\"Root\",\"a\",\"n\",\"h\",\"smi number\",\"heap number\",\"value\",\"7\",\"0.5\"]}\n"
+static const char snap_numeric[] = META_V8
+    "\"nodes\":[9,0,1,0,1,0,0,3,1,3,32,2,0,0,7,5,101,0,1,0,0,7,6,5,16,1,0,0,2,8,103,0,0,0,0,2,9,105,0,0,0,0],"
+    "\"edges\":[2,2,7,2,3,14,2,4,21,3,7,28,3,7,35]," NUM_STRINGS;
+static const char snap_plain[] = META_V8
+    "\"nodes\":[9,0,1,0,1,0,0,3,1,3,32,1,0,0,7,6,5,16,0,0,0],"
+    "\"edges\":[2,2,7,4,1,14]," NUM_STRINGS;
+
+static void test_digest_numeric_values(void **state) {
+  (void)state;
+  nmw_hs_graph *gn = parse_ok(snap_numeric, 0), *gp = parse_ok(snap_plain, 5);
+  nmw_hs_digest *dn = nmw_hs_digest_new(gn, "HeapDiff"), *dp = nmw_hs_digest_new(gp, "HeapDiff");
+  assert_non_null(dn);
+  assert_non_null(dp);
+  assert_int_equal(gn->node_count, 6);
+  nmw_hs_digest *ds[] = {dn, dp};
+  for (int k = 0; k < 2; k++) {
+    nmw_hs_digest *d = ds[k];
+    assert_int_equal(d->node_count, 3);
+    assert_int_equal(d->count, 3);
+    assert_int_equal(d->size_bytes, 48);
+    static const uint32_t ids[] = {1, 3, 5};
+    for (uint32_t i = 0; i < 3; i++) assert_int_equal(d->id[i], ids[i]);
+    assert_int_equal(d->class_count, 2);
+    for (uint32_t c = 0; c < d->class_count; c++) {
+      const char *name = nmw_hs_digest_class(d, c);
+      if (strcmp(name, "Number") == 0) {
+        assert_int_equal(d->class_nodes[c], 1);
+        assert_int_equal(d->class_bytes[c], 16);
+      } else {
+        assert_string_equal(name, "Root");
+        assert_int_equal(d->class_nodes[c], 1);
+      }
+    }
+  }
+  nmw_hs_diff *diff = nmw_hs_diff_new(dp, dn, 2);
+  assert_non_null(diff);
+  assert_int_equal(diff->freed_nodes, 0);
+  assert_int_equal(diff->allocated_nodes, 0);
+  assert_int_equal(diff->change_count, 0);
+  nmw_hs_diff_free(diff);
+  nmw_hs_digest_free(dn);
+  nmw_hs_digest_free(dp);
+  same_counts(gn, "HeapDiff");
+  same_counts(gp, NULL);
+  nmw_hs_graph_free(gn);
+  nmw_hs_graph_free(gp);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_columns_any_chunking),
@@ -573,6 +627,7 @@ int main(void) {
       cmocka_unit_test(test_errors_hostile),
       cmocka_unit_test(test_fast_paths_equivalent),
       cmocka_unit_test(test_summary_counts),
+      cmocka_unit_test(test_digest_numeric_values),
   };
   return cmocka_run_group_tests_name("heapsnap", tests, NULL, NULL);
 }
