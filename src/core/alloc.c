@@ -198,6 +198,21 @@ static inline bool cache_full(nmw_shard_t *sh, unsigned k) {
          (NMW_LOAD(sh->cache_bytes) + (int64_t)NMW_CLASS_ALLOC(k) > NMW_CACHE_THREAD_BYTES);
 }
 
+static inline bool cache_thread_full(nmw_shard_t *sh, unsigned k) {
+  return NMW_LOAD(sh->cache_bytes) + (int64_t)NMW_CLASS_ALLOC(k) > NMW_CACHE_THREAD_BYTES;
+}
+
+/* Gives a small block to the cache without making room (lead: its LEAD bit). */
+static inline void cache_push_unbounded(nmw_shard_t *sh, unsigned k, nmw_hdr_t *h, void *user,
+                                        uint64_t lead) {
+  nmw_bin_t *bin = &sh->bins[k];
+  h->check = NMW_DEAD_CHECK(user);
+  h->word = (uint64_t)(uintptr_t)bin->head | (lead >> 47);
+  bin->head = h;
+  bin->count++;
+  NMW_ADD(sh->cache_bytes, (int64_t)NMW_CLASS_ALLOC(k));
+}
+
 /* Gives a small block to the cache (lead: its LEAD bit); it keeps its DEAD mark. */
 static inline void cache_push(nmw_shard_t *sh, unsigned k, nmw_hdr_t *h, void *user,
                               uint64_t lead) {
@@ -288,7 +303,24 @@ static void *make_block(nmw_shard_t *sh, size_t size, size_t alignment, bool zer
         return raw + 2 * NMW_HDR;
       }
       nmw_hdr_t *h = (nmw_hdr_t *)(raw + NMW_HDR);
-      cache_push(sh, k - 1, h, raw + 2 * NMW_HDR, NMW_LEAD_BIT);
+      /* Never give such a chunk back to libc here: libc would hand the same
+       * chunk back at once (same size), and a class that keeps growing would
+       * loop for good (it did, with the class below full). So it goes to the
+       * class below even past that class's bound; only the thread's bound
+       * stops it. */
+      if (!cache_thread_full(sh, k - 1)) {
+        cache_push_unbounded(sh, k - 1, h, raw + 2 * NMW_HDR, NMW_LEAD_BIT);
+        continue;
+      }
+      /* The thread's cache is full: this chunk goes back to libc, and the block
+       * takes 16 bytes more, another libc size that the chunk just freed cannot
+       * serve, which fits the block moved 16 bytes on wherever it starts. */
+      free(raw);
+      raw = libc_alloc(NMW_CLASS_ALLOC(k) + NMW_HDR, zero);
+      if (!raw) return NULL;
+      if (!page_start((uintptr_t)raw + NMW_HDR)) return raw + NMW_HDR;
+      *lead = NMW_LEAD_BIT;
+      return raw + 2 * NMW_HDR;
     }
   }
   if (size > SIZE_MAX - NMW_TRACKED_OVERHEAD - NMW_LARGE_EXTRA) return NULL;
