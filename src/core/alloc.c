@@ -502,7 +502,11 @@ void *nmw_core_calloc(size_t count, size_t size, nmw_tag_t tag, nmw_site_t *site
 }
 
 char *nmw_core_strdup(const char *s, nmw_tag_t tag, nmw_site_t *site) {
-  return strdup_block(s, tag, site, OWNER_OF_THREAD);
+  if (NMW_UNLIKELY(s == NULL)) return strdup_block(s, tag, site, OWNER_OF_THREAD);
+  size_t n = strlen(s) + 1;
+  char *copy = malloc_fast(n, tag, site, false);
+  if (copy) memcpy(copy, s, n);
+  return copy;
 }
 
 void *nmw_core_aligned_alloc(size_t alignment, size_t size, nmw_tag_t tag, nmw_site_t *site) {

@@ -1,0 +1,20 @@
+# The whole-program workload (issue 8): one addon source built twice, tracked
+# (native_memwatch.h, through the published table) and with plain malloc.
+{
+  "targets": [
+    {
+      "target_name": "workload_tracked",
+      "sources": ["workload.c"],
+      "include_dirs": ["<!@(node -p \"require('native-memwatch/include').include\")"],
+      "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"],
+      "cflags_c": ["-std=c11", "-O2", "-Wall", "-Wextra"]
+    },
+    {
+      "target_name": "workload_plain",
+      "sources": ["workload.c"],
+      "include_dirs": ["<!@(node -p \"require('native-memwatch/include').include\")"],
+      "defines": ["NAPI_VERSION=8", "_GNU_SOURCE", "WORKLOAD_PLAIN"],
+      "cflags_c": ["-std=c11", "-O2", "-Wall", "-Wextra"]
+    }
+  ]
+}

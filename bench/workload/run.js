@@ -1,0 +1,74 @@
+'use strict';
+
+// A whole-program figure (issue 8): a tree of small nodes built from JS node by
+// node (one napi call per node: a 32 B node and its strdup'd label; one per edge:
+// the parent's children array grows by realloc), counted and freed in C. The same
+// addon source built tracked (native_memwatch.h) and with plain malloc, in one
+// process; trials alternate and the medians are compared.
+//
+//   node bench/workload/run.js [--nodes N] [--trials T]
+//
+// Ends with one JSON line: {"ratio_workload": tracked / plain, ...}.
+
+const path = require('node:path');
+const mw = require('../..'); // load native-memwatch first: it publishes the table
+const { buildAddon } = require('../../scripts/install.js');
+
+const args = process.argv.slice(2);
+const opt = (name, def) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? Number(args[i + 1]) : def;
+};
+const NODES = opt('--nodes', 200000);
+const TRIALS = opt('--trials', 11);
+const FANOUT = 4;
+
+buildAddon(__dirname, { quiet: true });
+const dir = path.join(__dirname, 'build', 'Release');
+const tracked = require(path.join(dir, 'workload_tracked.node'));
+const plain = require(path.join(dir, 'workload_plain.node'));
+if (tracked.init() !== 'ok') throw new Error('the tracked addon did not import native-memwatch');
+plain.init();
+
+// Breadth-first: node i's parent is floor((i - 1) / FANOUT).
+function run(addon) {
+  const t0 = process.hrtime.bigint();
+  const nodes = new Array(NODES);
+  nodes[0] = addon.node(0);
+  for (let i = 1; i < NODES; i++) {
+    nodes[i] = addon.node(i);
+    addon.link(nodes[Math.floor((i - 1) / FANOUT)], nodes[i]);
+  }
+  if (addon.sum(nodes[0]) !== NODES) throw new Error('wrong tree');
+  addon.destroy(nodes[0]);
+  return Number(process.hrtime.bigint() - t0) / 1e6;
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+run(tracked);
+run(plain); // warm both
+const times = { tracked: [], plain: [] };
+const ratios = [];
+for (let t = 0; t < TRIALS; t++) {
+  // Alternate which goes first.
+  const order = t % 2 ? ['plain', 'tracked'] : ['tracked', 'plain'];
+  const got = {};
+  for (const k of order) got[k] = run(k === 'tracked' ? tracked : plain);
+  times.tracked.push(got.tracked);
+  times.plain.push(got.plain);
+  ratios.push(got.tracked / got.plain);
+}
+const row = mw.stats().tags['bench.workload'];
+if (row.currBlocks !== 0) throw new Error(`blocks left: ${row.currBlocks}`);
+const mt = median(times.tracked), mp = median(times.plain);
+console.log(`${NODES} nodes (fanout ${FANOUT}), ${TRIALS} alternating trials`);
+console.log(`tracked ${mt.toFixed(1)} ms, plain malloc ${mp.toFixed(1)} ms (medians); ratio ${(mt / mp).toFixed(3)}; per-trial ratios ${Math.min(...ratios).toFixed(3)}..${Math.max(...ratios).toFixed(3)}`);
+console.log(`tracked blocks per trial: ${row.allocs / (TRIALS + 1)} allocations, ${row.reallocs / (TRIALS + 1)} reallocs`);
+console.log(JSON.stringify({
+  ratio_workload: +(mt / mp).toFixed(3),
+  ratio_workload_median_of_ratios: +median(ratios).toFixed(3),
+  workload_ms_tracked: +mt.toFixed(1),
+  workload_ms_plain: +mp.toFixed(1),
+  nodes: NODES,
+  trials: TRIALS,
+}));
