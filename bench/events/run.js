@@ -136,19 +136,8 @@ async function main() {
   const ROUNDS = opt('--rounds', 5);
   const PHASE_MS = opt('--phase-ms', 3000);
   const LEAK_MS = opt('--leak-ms', 9000);
-  const ring = new Array(50000).fill(null);
-  let slot = 0;
-  let sink = 0;
-  function chunk() {
-    for (let i = 0; i < 20000; i++) {
-      const o = { a: i, b: [i, i + 1], c: `s${i & 1023}` };
-      sink += o.b.length;
-    }
-    for (let i = 0; i < 200; i++) {
-      ring[slot] = { id: slot, data: new Array(16).fill(slot) };
-      slot = (slot + 1) % ring.length;
-    }
-  }
+  const workload = makeWorkload();
+  const chunk = () => workload.chunk();
   const turn = () => new Promise((resolve) => setImmediate(resolve));
   // Chunks per CPU second of this process (user + system: the GC's helper
   // threads, the observer and the detector's forced GCs included), so that other
@@ -261,7 +250,6 @@ async function main() {
     }
   }
   console.log(JSON.stringify(result));
-  void sink;
 }
 
 function detectionChild() {

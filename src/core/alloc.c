@@ -193,13 +193,12 @@ static NMW_NOINLINE void cache_make_room(nmw_shard_t *sh, unsigned k) {
   NMW_ADD(sh->cache_bytes, -(int64_t)(drop * NMW_CLASS_ALLOC(k)));
 }
 
-static inline bool cache_full(nmw_shard_t *sh, unsigned k) {
-  return (sh->bins[k].count >= NMW_CACHE_CLASS_BLOCKS) |
-         (NMW_LOAD(sh->cache_bytes) + (int64_t)NMW_CLASS_ALLOC(k) > NMW_CACHE_THREAD_BYTES);
-}
-
 static inline bool cache_thread_full(nmw_shard_t *sh, unsigned k) {
   return NMW_LOAD(sh->cache_bytes) + (int64_t)NMW_CLASS_ALLOC(k) > NMW_CACHE_THREAD_BYTES;
+}
+
+static inline bool cache_full(nmw_shard_t *sh, unsigned k) {
+  return (sh->bins[k].count >= NMW_CACHE_CLASS_BLOCKS) | cache_thread_full(sh, k);
 }
 
 /* Gives a small block to the cache without making room (lead: its LEAD bit). */
@@ -217,12 +216,7 @@ static inline void cache_push_unbounded(nmw_shard_t *sh, unsigned k, nmw_hdr_t *
 static inline void cache_push(nmw_shard_t *sh, unsigned k, nmw_hdr_t *h, void *user,
                               uint64_t lead) {
   if (NMW_UNLIKELY(cache_full(sh, k))) cache_make_room(sh, k);
-  nmw_bin_t *bin = &sh->bins[k];
-  h->check = NMW_DEAD_CHECK(user);
-  h->word = (uint64_t)(uintptr_t)bin->head | (lead >> 47);
-  bin->head = h;
-  bin->count++;
-  NMW_ADD(sh->cache_bytes, (int64_t)NMW_CLASS_ALLOC(k));
+  cache_push_unbounded(sh, k, h, user, lead);
 }
 
 static inline void *libc_alloc(size_t bytes, bool zero) {
