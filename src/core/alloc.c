@@ -141,14 +141,20 @@ static bool limit_admits(nmw_tag_t tag, uint64_t growth) {
   return false;
 }
 
-/* ---- the cache ---- */
+/* ---- the cache ----
+ * Two sets of classes per thread: plain blocks (bins) and external-tagged ones
+ * (ext_bins, whose blocks keep their prefix). A cached block's check word is its
+ * DEAD mark with its layout's flags (0 or NMW_EXT_FLAGS). */
+
+static inline nmw_bin_t *bins_of(nmw_shard_t *sh, unsigned layout) {
+  return layout ? sh->ext_bins : sh->bins;
+}
 
 /* A cached block whose DEAD mark was overwritten (a write after free, or before
  * the next block): the class is dropped (its blocks are left to leak, as their
  * links can no longer be trusted) and the damage reported. */
-static NMW_NOINLINE void cache_damaged(nmw_shard_t *sh, unsigned k) {
-  nmw_bin_t *bin = &sh->bins[k];
-  NMW_ADD(sh->cache_bytes, -(int64_t)(bin->count * NMW_CLASS_ALLOC(k)));
+static NMW_NOINLINE void cache_damaged(nmw_shard_t *sh, nmw_bin_t *bin) {
+  NMW_ADD(sh->cache_bytes, -(int64_t)(bin->count * bin->alloc));
   bin->head = NULL;
   bin->count = 0;
   nmw__misuse(NMW_MISUSE_OVERRUN, NULL,
@@ -156,29 +162,29 @@ static NMW_NOINLINE void cache_damaged(nmw_shard_t *sh, unsigned k) {
               "free, or past the end of the block before it); the cache class was dropped");
 }
 
-/* Takes a block of class k from the cache, or NULL; *lead gets its LEAD bit. */
-static inline void *cache_pop(nmw_shard_t *sh, unsigned k, uint64_t *lead) {
-  nmw_bin_t *bin = &sh->bins[k];
+/* Takes a block of class k and layout (0 or NMW_EXT_FLAGS) from the cache, or
+ * NULL; *lead gets its LEAD bit. */
+static inline void *cache_pop(nmw_shard_t *sh, unsigned k, unsigned layout, uint64_t *lead) {
+  nmw_bin_t *bin = &bins_of(sh, layout)[k];
   nmw_hdr_t *h = bin->head;
   if (h == NULL) return NULL;
   void *user = (unsigned char *)h + NMW_HDR;
-  if (NMW_UNLIKELY(h->check != NMW_DEAD_CHECK(user))) {
-    cache_damaged(sh, k);
+  if (NMW_UNLIKELY(h->check != (NMW_DEAD_CHECK(user) ^ layout))) {
+    cache_damaged(sh, bin);
     return NULL;
   }
   uint64_t link = h->word;
   bin->head = (nmw_hdr_t *)(uintptr_t)(link & ~UINT64_C(1));
   bin->count--;
-  NMW_ADD(sh->cache_bytes, -(int64_t)NMW_CLASS_ALLOC(k));
+  NMW_ADD(sh->cache_bytes, -(int64_t)bin->alloc);
   *lead = (link & 1u) << 47;
   return user;
 }
 
-/* Makes room in the cache for one block of class k: a full class gives half of
- * its blocks back to libc, a full thread cache all of them. */
-static NMW_NOINLINE void cache_make_room(nmw_shard_t *sh, unsigned k) {
-  nmw_bin_t *bin = &sh->bins[k];
-  if (NMW_LOAD(sh->cache_bytes) + (int64_t)NMW_CLASS_ALLOC(k) > NMW_CACHE_THREAD_BYTES) {
+/* Makes room in a cache class for one block: a full class gives half of its
+ * blocks back to libc, a full thread cache all of them. */
+static NMW_NOINLINE void cache_make_room(nmw_shard_t *sh, nmw_bin_t *bin, unsigned layout) {
+  if (NMW_LOAD(sh->cache_bytes) + (int64_t)bin->alloc > NMW_CACHE_THREAD_BYTES) {
     nmw__cache_flush(sh);
     return;
   }
@@ -187,36 +193,34 @@ static NMW_NOINLINE void cache_make_room(nmw_shard_t *sh, unsigned k) {
     nmw_hdr_t *h = bin->head;
     uint64_t link = h->word;
     bin->head = (nmw_hdr_t *)(uintptr_t)(link & ~UINT64_C(1));
-    free((unsigned char *)h - (link & 1u) * NMW_HDR);
+    free(nmw__cached_raw(h, link, layout != 0));
   }
   bin->count -= drop;
-  NMW_ADD(sh->cache_bytes, -(int64_t)(drop * NMW_CLASS_ALLOC(k)));
+  NMW_ADD(sh->cache_bytes, -(int64_t)(drop * bin->alloc));
 }
 
-static inline bool cache_thread_full(nmw_shard_t *sh, unsigned k) {
-  return NMW_LOAD(sh->cache_bytes) + (int64_t)NMW_CLASS_ALLOC(k) > NMW_CACHE_THREAD_BYTES;
+static inline bool cache_thread_full(nmw_shard_t *sh, const nmw_bin_t *bin) {
+  return NMW_LOAD(sh->cache_bytes) + (int64_t)bin->alloc > NMW_CACHE_THREAD_BYTES;
 }
 
-static inline bool cache_full(nmw_shard_t *sh, unsigned k) {
-  return (sh->bins[k].count >= NMW_CACHE_CLASS_BLOCKS) | cache_thread_full(sh, k);
-}
-
-/* Gives a small block to the cache without making room (lead: its LEAD bit). */
-static inline void cache_push_unbounded(nmw_shard_t *sh, unsigned k, nmw_hdr_t *h, void *user,
-                                        uint64_t lead) {
-  nmw_bin_t *bin = &sh->bins[k];
-  h->check = NMW_DEAD_CHECK(user);
+/* Gives a small block to a cache class without making room (lead: its LEAD bit). */
+static inline void cache_push_unbounded(nmw_shard_t *sh, nmw_bin_t *bin, unsigned layout,
+                                        nmw_hdr_t *h, void *user, uint64_t lead) {
+  h->check = NMW_DEAD_CHECK(user) ^ layout;
   h->word = (uint64_t)(uintptr_t)bin->head | (lead >> 47);
   bin->head = h;
   bin->count++;
-  NMW_ADD(sh->cache_bytes, (int64_t)NMW_CLASS_ALLOC(k));
+  NMW_ADD(sh->cache_bytes, (int64_t)bin->alloc);
 }
 
-/* Gives a small block to the cache (lead: its LEAD bit); it keeps its DEAD mark. */
-static inline void cache_push(nmw_shard_t *sh, unsigned k, nmw_hdr_t *h, void *user,
-                              uint64_t lead) {
-  if (NMW_UNLIKELY(cache_full(sh, k))) cache_make_room(sh, k);
-  cache_push_unbounded(sh, k, h, user, lead);
+/* Gives a small block of class k and layout to the cache (lead: its LEAD bit); it
+ * keeps its DEAD mark. */
+static inline void cache_push(nmw_shard_t *sh, unsigned k, unsigned layout, nmw_hdr_t *h,
+                              void *user, uint64_t lead) {
+  nmw_bin_t *bin = &bins_of(sh, layout)[k];
+  if (NMW_UNLIKELY((bin->count >= NMW_CACHE_CLASS_BLOCKS) | cache_thread_full(sh, bin)))
+    cache_make_room(sh, bin, layout);
+  cache_push_unbounded(sh, bin, layout, h, user, lead);
 }
 
 static inline void *libc_alloc(size_t bytes, bool zero) {
@@ -265,6 +269,21 @@ static void *make_block(nmw_shard_t *sh, size_t size, size_t alignment, bool zer
                  (alignment > 16 ? NMW_BLK_ALIGNED | (unsigned)(log2_of(a) << 8) : 0);
     if (size > SIZE_MAX - 40 - 2 * (size_t)a) return NULL;
     size_t total = 8 + NMW_HDR + size + NMW_CANARY_SIZE + a + prefixed_extra(a);
+    *flags = f;
+    if (f == NMW_EXT_FLAGS && size <= NMW_CACHE_MAX_SIZE) {
+      /* A small external block: its class's capacity, so that the cache can
+       * serve any size of the class with it. */
+      unsigned k = NMW_CLASS_OF(size);
+      void *user = cache_pop(sh, k, NMW_EXT_FLAGS, lead);
+      if (user) {
+        *lead = 0;
+        uint64_t *pre = prefix_of(user);
+        *pre = (uint32_t)*pre | (uint64_t)owner << 32;
+        if (zero) memset(user, 0, size);
+        return user;
+      }
+      total = NMW_EXT_CLASS_ALLOC(k);
+    }
     unsigned char *raw = libc_alloc(total, zero);
     if (!raw) return NULL;
     uintptr_t u = ((uintptr_t)raw + 8 + NMW_HDR + a - 1) & ~(uintptr_t)(a - 1);
@@ -273,13 +292,12 @@ static void *make_block(nmw_shard_t *sh, size_t size, size_t alignment, bool zer
       NMW_ADD(sh->rejects, 1);
     }
     *prefix_of((void *)u) = (uint64_t)(u - (uintptr_t)raw) | (uint64_t)owner << 32;
-    *flags = f;
     return (void *)u;
   }
   *flags = 0;
   if (size <= NMW_CACHE_MAX_SIZE) {
     unsigned k = NMW_CLASS_OF(size);
-    void *user = cache_pop(sh, k, lead);
+    void *user = cache_pop(sh, k, 0, lead);
     if (user) {
       if (zero) memset(user, 0, size);
       return user;
@@ -302,8 +320,9 @@ static void *make_block(nmw_shard_t *sh, size_t size, size_t alignment, bool zer
        * loop for good (it did, with the class below full). So it goes to the
        * class below even past that class's bound; only the thread's bound
        * stops it. */
-      if (!cache_thread_full(sh, k - 1)) {
-        cache_push_unbounded(sh, k - 1, h, raw + 2 * NMW_HDR, NMW_LEAD_BIT);
+      nmw_bin_t *below = &sh->bins[k - 1];
+      if (!cache_thread_full(sh, below)) {
+        cache_push_unbounded(sh, below, 0, h, raw + 2 * NMW_HDR, NMW_LEAD_BIT);
         continue;
       }
       /* The thread's cache is full: this chunk goes back to libc, and the block
@@ -342,8 +361,9 @@ static void release_block(nmw_shard_t *sh, void *user, uint64_t size, unsigned f
   nmw_hdr_t *h = hdr(user);
   size_t pad = padding_of(flags, size);
   if (pad) NMW_ADD(sh->padding_bytes, -(int64_t)pad);
-  if (NMW_BLK_LAYOUT(flags) == 0 && size <= NMW_CACHE_MAX_SIZE) {
-    cache_push(sh, NMW_CLASS_OF(size), h, user, h->word & NMW_LEAD_BIT);
+  unsigned layout = NMW_BLK_LAYOUT(flags);
+  if ((layout == 0 || layout == NMW_EXT_FLAGS) && size <= NMW_CACHE_MAX_SIZE) {
+    cache_push(sh, NMW_CLASS_OF(size), layout, h, user, layout ? 0 : h->word & NMW_LEAD_BIT);
     return;
   }
   void *raw = raw_of(user, flags);
@@ -439,9 +459,53 @@ static void *aligned_block(size_t alignment, size_t size, nmw_tag_t tag, nmw_sit
   return alloc_block(alignment < 16 ? 16 : alignment, size, false, tag, site, owner);
 }
 
-/* The fast path: a cached block for a plain tag at a known site (or none). Every
- * way out of it is a tail call, so it needs no callee-saved register. */
-NMW_INLINE void *malloc_fast(size_t size, nmw_tag_t tag, nmw_site_t *site, bool zero) {
+/* The shard's page of an owner that is live (or 0), or NULL (a torn-down owner,
+ * or a page not made yet: the slow paths deal with both). */
+static inline nmw_ext_ctr_t *ext_page_of(nmw_shard_t *sh, nmw_owner_t owner) {
+  if (owner != 0 && NMW_UNLIKELY(!nmw__owner_live(owner))) return NULL;
+  return atomic_load_explicit(&sh->ext_pages[NMW_OWNER_INDEX(owner)], memory_order_relaxed);
+}
+
+/* The rare end of an external fast path: a sync due (EXT_DUE), a wake due
+ * (EXT_WAKE). At most six arguments, so that the fast paths call it as a tail call. */
+enum { EXT_DUE = 1, EXT_WAKE = 2 };
+static void ext_finish(nmw_shard_t *sh, nmw_tag_t tag, nmw_ext_ctr_t *page, nmw_owner_t owner,
+                       unsigned due) {
+  if (due & EXT_DUE) nmw__sync(sh, tag);
+  if (due & EXT_WAKE) nmw__ext_wake(page, owner);
+}
+
+static NMW_NOINLINE void *ext_alloc_finish(nmw_shard_t *sh, nmw_tag_t tag, nmw_ext_ctr_t *page,
+                                           nmw_owner_t owner, unsigned due, void *user) {
+  ext_finish(sh, tag, page, owner, due);
+  return user;
+}
+
+static void *malloc_ext_fast(size_t size, nmw_tag_t tag, nmw_site_t *site, uint32_t slot,
+                             bool zero, const void *env);
+
+/* The end of a plain allocation of the fast paths: header, canary, counters and
+ * the rooms (a fold, when due, as a tail call). */
+NMW_INLINE void *plain_alloc_done(nmw_shard_t *sh, nmw_hdr_t *h, size_t size, uint64_t lead,
+                                  nmw_tag_t tag, uint32_t slot) {
+  void *user = (unsigned char *)h + NMW_HDR;
+  h->word = (uint64_t)size | lead | (uint64_t)slot << 48;
+  uint64_t check = NMW_LIVE_CHECK(user);
+  h->check = check;
+  write_canary(user, size, check);
+  nmw_slot_ctr_t *c = &sh->slots[slot];
+  NMW_ADD(c->allocs, 1);
+  NMW_ADD(c->bytes_in, (int64_t)size);
+  if (NMW_UNLIKELY(nmw__pend_grow(sh, tag, (int64_t)size, 1))) return fold_after_alloc(sh, tag, user);
+  return user;
+}
+
+/* The fast path: a cached block for a plain tag at a known site (or none); an
+ * external tag (and nothing else rare) takes the external twin. Every way out of
+ * it is a tail call, so it needs no callee-saved register. env: the owner of
+ * external bytes (NULL: the thread's). */
+NMW_INLINE void *malloc_fast(size_t size, nmw_tag_t tag, nmw_site_t *site, bool zero,
+                             const void *env) {
   nmw_shard_t *sh = nmw__tls_shard;
   uint32_t slot;
   if (site) {
@@ -457,9 +521,9 @@ NMW_INLINE void *malloc_fast(size_t size, nmw_tag_t tag, nmw_site_t *site, bool 
   if (NMW_UNLIKELY(size > NMW_CACHE_MAX_SIZE)) goto slow;
   /* The gate: the tag has no limit, is not external nor strict, and the shard's
    * room was set since its last peak reset (else the slow path sets it). */
-  if (NMW_UNLIKELY(atomic_load_explicit(&nmw__tags[tag].gate, memory_order_relaxed) !=
-                   sh->tags[tag].gate))
-    goto slow;
+  uint64_t gate = atomic_load_explicit(&nmw__tags[tag].gate, memory_order_relaxed);
+  if (NMW_UNLIKELY(gate != sh->tags[tag].gate))
+    return malloc_ext_fast(size, tag, site, slot, zero, env);
   nmw_bin_t *bin = &sh->bins[NMW_CLASS_OF(size)];
   nmw_hdr_t *h = bin->head;
   if (NMW_UNLIKELY(h == NULL)) goto slow;
@@ -469,22 +533,54 @@ NMW_INLINE void *malloc_fast(size_t size, nmw_tag_t tag, nmw_site_t *site, bool 
   bin->head = (nmw_hdr_t *)(uintptr_t)(link & ~UINT64_C(1));
   bin->count--;
   NMW_ADD(sh->cache_bytes, -(int64_t)bin->alloc);
-  h->word = (uint64_t)size | (link & 1u) << 47 | (uint64_t)slot << 48;
-  uint64_t check = NMW_LIVE_CHECK(user);
+  if (zero) memset(user, 0, size);
+  return plain_alloc_done(sh, h, size, (link & 1u) << 47, tag, slot);
+slow:
+  return alloc_block(16, size, zero, tag, site, owner_of(env));
+}
+
+/* Where the fast path's gate did not match: an external tag (and nothing else
+ * rare) whose room is valid takes a cached external block of the class, for an
+ * owner that is live (or 0); the rest the general path. A leaf: the rare ends are
+ * tail calls. (Out of the fast path, which so needs no callee-saved register.) */
+static NMW_NOINLINE void *malloc_ext_fast(size_t size, nmw_tag_t tag, nmw_site_t *site,
+                                          uint32_t slot, bool zero, const void *env) {
+  nmw_shard_t *sh = nmw__tls_shard;
+  uint64_t gate = atomic_load_explicit(&nmw__tags[tag].gate, memory_order_relaxed);
+  if (gate != (sh->tags[tag].gate | NMW_GATE_SLOW_EXTERNAL))
+    return alloc_block(16, size, zero, tag, site, owner_of(env));
+  nmw_owner_t owner = env ? nmw_core_owner_of_env(env) : nmw__tls_owner;
+  nmw_ext_ctr_t *page = ext_page_of(sh, owner);
+  nmw_bin_t *bin = &sh->ext_bins[NMW_CLASS_OF(size)];
+  nmw_hdr_t *h = bin->head;
+  if (NMW_UNLIKELY(page == NULL || h == NULL)) goto slow;
+  void *user = (unsigned char *)h + NMW_HDR;
+  if (NMW_UNLIKELY(h->check != (NMW_DEAD_CHECK(user) ^ NMW_EXT_FLAGS))) goto slow;
+  bin->head = (nmw_hdr_t *)(uintptr_t)(h->word & ~UINT64_C(1));
+  bin->count--;
+  NMW_ADD(sh->cache_bytes, -(int64_t)bin->alloc);
+  uint64_t *pre = prefix_of(user);
+  *pre = (uint32_t)*pre | (uint64_t)owner << 32;
+  h->word = (uint64_t)size | (uint64_t)slot << 48;
+  uint64_t check = NMW_LIVE_CHECK(user) ^ NMW_EXT_FLAGS;
   h->check = check;
   write_canary(user, size, check);
   nmw_slot_ctr_t *c = &sh->slots[slot];
   NMW_ADD(c->allocs, 1);
   NMW_ADD(c->bytes_in, (int64_t)size);
+  NMW_ADD(sh->padding_bytes, (int64_t)padding_of(NMW_EXT_FLAGS, size));
   if (zero) memset(user, 0, size);
-  if (NMW_UNLIKELY(nmw__pend_grow(sh, tag, (int64_t)size, 1))) return fold_after_alloc(sh, tag, user);
+  unsigned due = nmw__pend_grow(sh, tag, (int64_t)size, 1) ? EXT_DUE : 0;
+  unsigned flags = atomic_load_explicit(&nmw__tags[tag].flags, memory_order_relaxed);
+  if (nmw__ext_page_add(page, owner, NMW_TAGF_EXT_INDEX(flags), (int64_t)size)) due |= EXT_WAKE;
+  if (NMW_UNLIKELY(due)) return ext_alloc_finish(sh, tag, page, owner, due, user);
   return user;
 slow:
-  return alloc_block(16, size, zero, tag, site, OWNER_OF_THREAD);
+  return alloc_block(16, size, zero, tag, site, owner);
 }
 
 void *nmw_core_malloc(size_t size, nmw_tag_t tag, nmw_site_t *site) {
-  return malloc_fast(size, tag, site, false);
+  return malloc_fast(size, tag, site, false, NULL);
 }
 
 /* calloc's leaf fast path is malloc's, plus the zeroing (a cached block is not). */
@@ -492,13 +588,13 @@ void *nmw_core_calloc(size_t count, size_t size, nmw_tag_t tag, nmw_site_t *site
   size_t bytes;
   if (NMW_UNLIKELY(__builtin_mul_overflow(count, size, &bytes)))
     return calloc_block(count, size, tag, site, OWNER_OF_THREAD);
-  return malloc_fast(bytes, tag, site, true);
+  return malloc_fast(bytes, tag, site, true, NULL);
 }
 
 char *nmw_core_strdup(const char *s, nmw_tag_t tag, nmw_site_t *site) {
   if (NMW_UNLIKELY(s == NULL)) return strdup_block(s, tag, site, OWNER_OF_THREAD);
   size_t n = strlen(s) + 1;
-  char *copy = malloc_fast(n, tag, site, false);
+  char *copy = malloc_fast(n, tag, site, false, NULL);
   if (copy) memcpy(copy, s, n);
   return copy;
 }
@@ -508,7 +604,7 @@ void *nmw_core_aligned_alloc(size_t alignment, size_t size, nmw_tag_t tag, nmw_s
 }
 
 void *nmw_core_malloc_env(size_t size, nmw_tag_t tag, const void *env, nmw_site_t *site) {
-  return alloc_block(16, size, false, tag, site, owner_of(env));
+  return malloc_fast(size, tag, site, false, env);
 }
 
 void *nmw_core_calloc_env(size_t count, size_t size, nmw_tag_t tag, const void *env,
@@ -555,7 +651,7 @@ static NMW_NOINLINE void free_slow(void *ptr, nmw_tag_t tag, nmw_site_t *site) {
 static NMW_NOINLINE void free_finish(nmw_shard_t *sh, nmw_hdr_t *h, void *ptr, uint64_t word,
                                      nmw_tag_t btag, bool due) {
   uint64_t size = word & NMW_SIZE_MASK;
-  cache_push(sh, NMW_CLASS_OF(size), h, ptr, word & NMW_LEAD_BIT);
+  cache_push(sh, NMW_CLASS_OF(size), 0, h, ptr, word & NMW_LEAD_BIT);
   if (due) nmw__sync(sh, btag);
 }
 
@@ -574,6 +670,55 @@ static inline uint64_t read_check(uintptr_t p) {
 }
 #endif
 
+/* The end of an external fast free whose class is full, or with a sync or a wake
+ * due (its counters are credited). */
+static NMW_NOINLINE void free_ext_finish(nmw_shard_t *sh, void *ptr, nmw_tag_t btag,
+                                         nmw_ext_ctr_t *page, unsigned due) {
+  nmw_hdr_t *h = hdr(ptr);
+  nmw_owner_t owner = (nmw_owner_t)(*prefix_of(ptr) >> 32);
+  cache_push(sh, NMW_CLASS_OF(h->word & NMW_SIZE_MASK), NMW_EXT_FLAGS, h, ptr, 0);
+  ext_finish(sh, btag, page, owner, due);
+}
+
+/* Where the fast free's check word did not read LIVE: a live small external block
+ * (check, the word read before it, reads NMW_EXT_FLAGS), its canary intact, the tag right, its
+ * owner live (or 0), is freed here; the rest by the general free. A leaf: the
+ * rare ends are tail calls. */
+static NMW_NOINLINE void free_ext_fast(void *ptr, nmw_tag_t tag, nmw_site_t *site,
+                                       uint64_t check) {
+  nmw_shard_t *sh = nmw__tls_shard;
+  nmw_hdr_t *h = hdr(ptr);
+  if (check != (NMW_LIVE_CHECK(ptr) ^ NMW_EXT_FLAGS)) goto slow;
+  uint64_t word = h->word, size = word & NMW_SIZE_MASK;
+  uint32_t slot = (uint32_t)(word >> 48);
+  nmw_tag_t btag = nmw__slot_tag[slot];
+  if (NMW_UNLIKELY(tag != btag) && NMW_UNLIKELY(tag != NMW_ANY_TAG)) goto slow;
+  if (NMW_UNLIKELY(size > NMW_CACHE_MAX_SIZE)) goto slow;
+  if (NMW_UNLIKELY(!canary_intact(ptr, size, check))) goto slow;
+  nmw_owner_t owner = (nmw_owner_t)(*prefix_of(ptr) >> 32);
+  nmw_ext_ctr_t *page = ext_page_of(sh, owner);
+  if (NMW_UNLIKELY(page == NULL)) goto slow;
+  nmw_bin_t *bin = &sh->ext_bins[NMW_CLASS_OF(size)];
+  int64_t cached = NMW_LOAD(sh->cache_bytes) + bin->alloc;
+  bool full = (bin->count >= NMW_CACHE_CLASS_BLOCKS) | (cached > NMW_CACHE_THREAD_BYTES);
+  nmw_slot_ctr_t *c = &sh->slots[slot];
+  NMW_ADD(c->frees, 1);
+  NMW_ADD(c->bytes_out, (int64_t)size);
+  NMW_ADD(sh->padding_bytes, -(int64_t)padding_of(NMW_EXT_FLAGS, size));
+  unsigned due = nmw__pend_fall(sh, btag, (int64_t)size, 1) ? EXT_DUE : 0;
+  unsigned flags = atomic_load_explicit(&nmw__tags[btag].flags, memory_order_relaxed);
+  if (nmw__ext_page_add(page, owner, NMW_TAGF_EXT_INDEX(flags), -(int64_t)size)) due |= EXT_WAKE;
+  if (NMW_UNLIKELY(full | due)) return free_ext_finish(sh, ptr, btag, page, due);
+  h->check = NMW_DEAD_CHECK(ptr) ^ NMW_EXT_FLAGS;
+  h->word = (uint64_t)(uintptr_t)bin->head;
+  bin->head = h;
+  bin->count++;
+  atomic_store_explicit(&sh->cache_bytes, cached, memory_order_relaxed);
+  return;
+slow:
+  free_slow(ptr, tag, site);
+}
+
 /* The fast path: a live block without flags, its canary intact, the tag right.
  * Every way out of it is a tail call, so it needs no callee-saved register. A
  * misaligned pointer cannot match its check word (the magic is tied to the
@@ -585,7 +730,7 @@ void nmw_core_free(void *ptr, nmw_tag_t tag, nmw_site_t *site) {
   if (NMW_UNLIKELY((p & 4095u) < NMW_HDR)) goto slow;
   if (NMW_UNLIKELY(sh == NULL)) goto slow;
   uint64_t check = read_check(p);
-  if (NMW_UNLIKELY(check != NMW_LIVE_CHECK(p))) goto slow;
+  if (NMW_UNLIKELY(check != NMW_LIVE_CHECK(p))) return free_ext_fast(ptr, tag, site, check);
   nmw_hdr_t *h = hdr(ptr);
   uint64_t word = h->word, size = word & NMW_SIZE_MASK;
   uint32_t slot = (uint32_t)(word >> 48);

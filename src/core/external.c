@@ -34,6 +34,12 @@ nmw_ext_ctr_t *nmw__ext_page_new(nmw_shard_t *sh, uint32_t index) {
   return page;
 }
 
+void nmw__ext_wake(nmw_ext_ctr_t *page, nmw_owner_t id) {
+  bool growing = page->moved > 0;
+  page->moved = 0;
+  nmw__owner_wake(id, growing);
+}
+
 void nmw__ext_credit(nmw_shard_t *sh, nmw_owner_t id, unsigned ei, int64_t delta) {
   if (NMW_OWNER_INDEX(id) != 0 && !nmw__owner_live(id)) {
     if (delta < 0) {

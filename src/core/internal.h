@@ -117,6 +117,13 @@ typedef struct nmw_hdr {
 #define NMW_CLASS_OF(size) (((size) + 15) >> 4)
 /* Bytes asked of libc for class k (class 0 as class 1: room to move off a page). */
 #define NMW_CLASS_ALLOC(k) ((((size_t)(k) ? (size_t)(k) : 1u) << 4) + NMW_TRACKED_OVERHEAD)
+/* External-tagged blocks of up to NMW_CACHE_MAX_SIZE bytes (unaligned) have their
+ * own classes: [spare][prefix][header][16k bytes][canary], asked of libc as
+ * NMW_EXT_CLASS_ALLOC(k) (a prefixed block's 40 bytes beyond a plain one's), kept
+ * in the shard's ext_bins with their DEAD mark and their prefix (the offset stays
+ * right; the owner is written again at reuse). */
+#define NMW_EXT_FLAGS (NMW_BLK_PREFIX | NMW_BLK_EXTERNAL)
+#define NMW_EXT_CLASS_ALLOC(k) (NMW_CLASS_ALLOC(k) + 40)
 /* Blocks above the cache's sizes take 16 more bytes, in front of the header (where
  * libc's free lists write, so a freed block keeps its DEAD mark), or behind the
  * block when that would start it on a page. */
@@ -125,8 +132,15 @@ typedef struct nmw_hdr {
 typedef struct nmw_bin {
   nmw_hdr_t *head; /* linked through the headers' word; bit 0 of a link: LEAD */
   uint32_t count;
-  uint32_t alloc; /* NMW_CLASS_ALLOC of the bin's class (set when the shard is made) */
+  uint32_t alloc; /* bytes asked of libc per block (set when the shard is made) */
 } nmw_bin_t;
+
+/* Where the allocation of a cached block starts (link: its header's word). */
+static inline void *nmw__cached_raw(nmw_hdr_t *h, uint64_t link, bool ext) {
+  unsigned char *b = (unsigned char *)h;
+  if (ext) return b - (uint32_t)((const uint64_t *)h)[-1] + NMW_HDR;
+  return b - (link & 1u) * NMW_HDR;
+}
 
 /* Relaxed load + store of a counter that only its owning thread writes. */
 #define NMW_ADD(field, delta)                                                          \
@@ -153,8 +167,7 @@ typedef struct nmw_pend {
  * the shard's thread writes; the owner's JS thread sums them at flush. */
 typedef struct nmw_ext_ctr {
   _Atomic int64_t owed[NMW_EXT_TAG_MAX];
-  _Atomic int64_t total;
-  int64_t notified; /* total when this shard last woke the owner (its thread only) */
+  int64_t moved; /* net change since this shard last woke the owner (its thread only) */
 } nmw_ext_ctr_t;
 
 /* Flat per-thread arrays, reserved once when the shard is made (address space
@@ -172,6 +185,7 @@ typedef struct NMW_ALIGNED(NMW_CACHE_LINE) nmw_shard {
   _Atomic int64_t cache_bytes;
   _Atomic uint64_t rejects; /* allocations libc placed on a page start, ever */
   nmw_bin_t bins[NMW_CACHE_CLASSES];
+  nmw_bin_t ext_bins[NMW_CACHE_CLASSES]; /* external-tagged blocks */
   _Atomic(nmw_ext_ctr_t *) ext_pages[NMW_OWNER_MAX];
   struct nmw_shard *next_all; /* set before publication, then immutable */
   struct nmw_shard *next_free;
@@ -411,11 +425,15 @@ typedef struct nmw_owner_slot {
 NMW_HIDDEN extern nmw_owner_slot_t nmw__owners[NMW_OWNER_MAX];
 NMW_HIDDEN extern _Thread_local nmw_owner_t nmw__tls_owner;
 
+/* Per slot: the id of its owner while that owner is live, else 0 (one word per
+ * slot, so that the hot paths' check is one load). Set last at open, cleared
+ * first at teardown. */
+NMW_HIDDEN extern _Atomic uint32_t nmw__owner_live_id[NMW_OWNER_MAX];
+
 /* True when id names the slot's current, live owner. */
 static inline bool nmw__owner_live(nmw_owner_t id) {
-  nmw_owner_slot_t *o = &nmw__owners[NMW_OWNER_INDEX(id)];
-  return id != 0 && atomic_load_explicit(&o->id, memory_order_acquire) == id &&
-         atomic_load_explicit(&o->state, memory_order_acquire) == NMW_OWNER_LIVE;
+  return id != 0 &&
+         atomic_load_explicit(&nmw__owner_live_id[NMW_OWNER_INDEX(id)], memory_order_acquire) == id;
 }
 
 /* Tells the owner its pending amount moved by a threshold. */
@@ -432,20 +450,27 @@ NMW_HIDDEN void nmw__ext_credit(nmw_shard_t *sh, nmw_owner_t id, unsigned ei, in
 NMW_HIDDEN nmw_ext_ctr_t *nmw__ext_page_new(nmw_shard_t *sh, uint32_t index);
 NMW_HIDDEN extern _Atomic int64_t nmw__ext_threshold;
 
-/* The same for an owner known to be live (or 0, unattributed): the hot path of an
- * external-tagged allocation. */
+/* Moves an external tag's owed bytes on a shard's page of owner id by delta;
+ * returns true when the owner must be woken (nmw__ext_wake, once the block is
+ * complete: a wake may report to V8 at once). */
+NMW_INLINE bool nmw__ext_page_add(nmw_ext_ctr_t *page, nmw_owner_t id, unsigned ei,
+                                  int64_t delta) {
+  NMW_ADD(page->owed[ei], delta);
+  int64_t moved = page->moved + delta, threshold = NMW_LOAD(nmw__ext_threshold);
+  page->moved = moved;
+  return NMW_OWNER_INDEX(id) != 0 && (moved >= threshold || moved <= -threshold);
+}
+
+/* Wakes the owner of a page whose change since the last wake passed the threshold. */
+NMW_HIDDEN void nmw__ext_wake(nmw_ext_ctr_t *page, nmw_owner_t id);
+
+/* The same for an owner known to be live (or 0, unattributed): the slow paths of
+ * external-tagged blocks. */
 NMW_INLINE void nmw__ext_add(nmw_shard_t *sh, nmw_owner_t id, unsigned ei, int64_t delta) {
   uint32_t index = NMW_OWNER_INDEX(id);
   nmw_ext_ctr_t *page = atomic_load_explicit(&sh->ext_pages[index], memory_order_relaxed);
   if (NMW_UNLIKELY(page == NULL) && (page = nmw__ext_page_new(sh, index)) == NULL) return;
-  NMW_ADD(page->owed[ei], delta);
-  int64_t total = NMW_LOAD(page->total) + delta;
-  atomic_store_explicit(&page->total, total, memory_order_relaxed);
-  int64_t moved = total - page->notified, threshold = NMW_LOAD(nmw__ext_threshold);
-  if (NMW_UNLIKELY(index != 0 && (moved >= threshold || moved <= -threshold))) {
-    page->notified = total;
-    nmw__owner_wake(id, moved > 0);
-  }
+  if (NMW_UNLIKELY(nmw__ext_page_add(page, id, ei, delta))) nmw__ext_wake(page, id);
 }
 /* Sums the shards' external counters of an owner slot index into owed[NMW_EXT_TAG_MAX]. */
 NMW_HIDDEN void nmw__ext_sum(uint32_t index, int64_t *owed);

@@ -13,6 +13,7 @@
 #include <string.h>
 
 nmw_owner_slot_t nmw__owners[NMW_OWNER_MAX];
+_Atomic uint32_t nmw__owner_live_id[NMW_OWNER_MAX];
 _Thread_local nmw_owner_t nmw__tls_owner __attribute__((tls_model("initial-exec")));
 
 static uv_once_t owners_once = UV_ONCE_INIT;
@@ -86,6 +87,7 @@ int nmw_core_owner_open(const nmw_owner_hooks_t *hooks, nmw_owner_t *out) {
   o->thread = uv_thread_self();
   atomic_store_explicit(&o->id, id, memory_order_release);
   atomic_store_explicit(&o->state, NMW_OWNER_LIVE, memory_order_release);
+  atomic_store_explicit(&nmw__owner_live_id[pick], id, memory_order_release);
   uv_mutex_unlock(&o->lock);
   uv_mutex_unlock(&owners_lock);
 
@@ -100,6 +102,7 @@ void nmw_core_owner_teardown(nmw_owner_t id) {
   nmw_owner_slot_t *o = &nmw__owners[index];
   /* From here on no thread can wake the owner: its loop handles are about to close. */
   uv_mutex_lock(&o->lock);
+  atomic_store_explicit(&nmw__owner_live_id[index], 0, memory_order_release);
   atomic_store_explicit(&o->state, NMW_OWNER_TORN_DOWN, memory_order_release);
   o->hooks = (nmw_owner_hooks_t){0};
   uv_mutex_unlock(&o->lock);

@@ -19,20 +19,25 @@ _Thread_local nmw_shard_t *nmw__tls_shard __attribute__((tls_model("initial-exec
 /* libuv keys have no destructor; the POSIX key only serves to hear of thread exit. */
 static pthread_key_t exit_key;
 
-void nmw__cache_flush(nmw_shard_t *sh) {
+static int64_t flush_bins(nmw_bin_t *bins, bool ext) {
   int64_t bytes = 0;
   for (uint32_t k = 0; k < NMW_CACHE_CLASSES; k++) {
-    nmw_bin_t *bin = &sh->bins[k];
+    nmw_bin_t *bin = &bins[k];
     for (nmw_hdr_t *h = bin->head; h;) {
       uint64_t link = h->word;
       nmw_hdr_t *next = (nmw_hdr_t *)(uintptr_t)(link & ~UINT64_C(1));
-      free((unsigned char *)h - (link & 1u) * NMW_HDR);
-      bytes += (int64_t)NMW_CLASS_ALLOC(k);
+      free(nmw__cached_raw(h, link, ext));
+      bytes += bin->alloc;
       h = next;
     }
     bin->head = NULL;
     bin->count = 0;
   }
+  return bytes;
+}
+
+void nmw__cache_flush(nmw_shard_t *sh) {
+  int64_t bytes = flush_bins(sh->bins, false) + flush_bins(sh->ext_bins, true);
   NMW_ADD(sh->cache_bytes, -bytes);
 }
 
@@ -67,7 +72,10 @@ static nmw_shard_t *shard_new(void) {
   sh->reallocs = reserve(NMW_SLOT_MAX * sizeof *sh->reallocs);
   sh->tags = reserve(NMW_TAG_MAX * sizeof *sh->tags);
   if (!sh->slots || !sh->reallocs || !sh->tags) return NULL;
-  for (uint32_t k = 0; k < NMW_CACHE_CLASSES; k++) sh->bins[k].alloc = (uint32_t)NMW_CLASS_ALLOC(k);
+  for (uint32_t k = 0; k < NMW_CACHE_CLASSES; k++) {
+    sh->bins[k].alloc = (uint32_t)NMW_CLASS_ALLOC(k);
+    sh->ext_bins[k].alloc = (uint32_t)NMW_EXT_CLASS_ALLOC(k);
+  }
   return sh;
 }
 

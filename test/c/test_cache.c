@@ -2,7 +2,9 @@
  * test_cache.c: the per-thread cache of freed blocks: reuse, double free of a
  * cached block, its bounds (per class and per thread), the flush at thread exit,
  * a producer/consumer pair of threads (one allocates, the other frees) with exact
- * counts, and a cached block whose header was overwritten.
+ * counts, a cached block whose header was overwritten, and the classes of
+ * external-tagged blocks (reuse with exact amounts owed, double free, calloc,
+ * realloc, a free after the owner's teardown, frees on a thread with no owner).
  *
  * Each worker thread is its own shard and cache; the main thread stays idle while
  * they run, so the change of stats().overhead's cache bytes is theirs.
@@ -212,6 +214,165 @@ static void test_damaged_cache(void **state) {
   EXPECT_COUNTS("after the damaged cache", &c, 2, 2, 0, 400, 400);
 }
 
+/* ---- external-tagged blocks ---- */
+
+static int64_t owed_of(nmw_owner_t owner) {
+  nmw_owner_audit_t a;
+  if (nmw_core_owner_audit(owner, &a) != NMW_OK) return -1;
+  return a.owed;
+}
+
+static uint64_t block_overhead(void) {
+  nmw_overhead_t o;
+  nmw_core_overhead(&o);
+  return o.block_bytes;
+}
+
+typedef struct ext_job {
+  nmw_tag_t tag;
+  int failed;
+} ext_job_t;
+
+#define EXT_CHECK(cond) \
+  do {                  \
+    if (!(cond)) {      \
+      job->failed = __LINE__; \
+      return;           \
+    }                   \
+  } while (0)
+
+/* On a thread of its own, which opens an owner (its JS thread, as it were). */
+static void ext_reuse_run(void *arg) {
+  ext_job_t *job = arg;
+  nmw_owner_t owner;
+  EXT_CHECK(nmw_core_owner_open(NULL, &owner) == NMW_OK);
+  uint64_t cached0 = cache_bytes(), blocks0 = block_overhead();
+  void *p = nmw_core_malloc(64, job->tag, NULL);
+  EXT_CHECK(p != NULL && owed_of(owner) == 64);
+  /* Header and canary (24) and the prefixed layout's 40 bytes. */
+  EXT_CHECK(block_overhead() - blocks0 == 64);
+  nmw_core_free(p, job->tag, NULL);
+  EXT_CHECK(owed_of(owner) == 0 && block_overhead() == blocks0);
+  EXT_CHECK(cache_bytes() - cached0 == NMW_EXT_CLASS_ALLOC(4));
+  /* The same block again, for another size of its class. */
+  void *q = nmw_core_malloc(50, job->tag, NULL);
+  EXT_CHECK(q == p && nmw_core_block_size(q) == 50 && owed_of(owner) == 50);
+  EXT_CHECK(cache_bytes() == cached0);
+  memset(q, 0xff, 50);
+  nmw_core_free(q, job->tag, NULL);
+  /* A second free of the cached block is a double free and changes nothing. */
+  uint64_t misuse[NMW_MISUSE_KIND_COUNT];
+  test_misuse_snapshot(misuse);
+  nmw_counters_t before = test_tag_counters(job->tag);
+  nmw_core_free(q, job->tag, NULL);
+  uint64_t now[NMW_MISUSE_KIND_COUNT];
+  test_misuse_snapshot(now);
+  EXT_CHECK(now[NMW_MISUSE_DOUBLE_FREE] == misuse[NMW_MISUSE_DOUBLE_FREE] + 1);
+  nmw_counters_t after = test_tag_counters(job->tag);
+  EXT_CHECK(after.frees == before.frees && after.curr_bytes == 0 && owed_of(owner) == 0);
+  /* calloc from the cache: zeroed. */
+  unsigned char *z = nmw_core_calloc(1, 60, job->tag, NULL);
+  EXT_CHECK(z == p && owed_of(owner) == 60);
+  for (int i = 0; i < 60; i++) EXT_CHECK(z[i] == 0);
+  /* realloc within and across classes keeps the block external. */
+  unsigned char *r = nmw_core_realloc(z, 40, job->tag, NULL);
+  EXT_CHECK(r != NULL && owed_of(owner) == 40);
+  r = nmw_core_realloc(r, 700, job->tag, NULL);
+  EXT_CHECK(r != NULL && owed_of(owner) == 700);
+  nmw_tag_t tag;
+  EXT_CHECK(nmw__block_external(r, &tag) && tag == job->tag);
+  /* A block freed after its owner's teardown is counted as such. */
+  nmw_ext_global_t g0, g1;
+  nmw_core_external_global(&g0);
+  nmw_core_owner_teardown(owner);
+  nmw_core_free(r, job->tag, NULL);
+  nmw_core_external_global(&g1);
+  EXT_CHECK(g1.freed_after_teardown_bytes - g0.freed_after_teardown_bytes == 700);
+  EXT_CHECK(g1.freed_after_teardown_blocks - g0.freed_after_teardown_blocks == 1);
+  nmw_counters_t end = test_tag_counters(job->tag);
+  EXT_CHECK(end.curr_bytes == 0 && end.curr_blocks == 0);
+}
+
+static void test_external_reuse(void **state) {
+  (void)state;
+  ext_job_t job = {.tag = test_new_tag("t.cache.ext")};
+  assert_int_equal(nmw_core_tag_set_flags(job.tag, NMW_TAG_EXTERNAL), NMW_OK);
+  uint64_t cached = cache_bytes();
+  uv_thread_t thread;
+  assert_int_equal(uv_thread_create(&thread, ext_reuse_run, &job), 0);
+  assert_int_equal(uv_thread_join(&thread), 0);
+  assert_int_equal(job.failed, 0);
+  assert_int_equal(cache_bytes(), cached); /* flushed at thread exit */
+}
+
+/* An owner's thread allocates, a thread with no owner frees: the owner's amount
+ * comes back to exactly 0, and the blocks land in the freeing thread's cache. */
+enum { XT_BATCH = 100, XT_ROUNDS = 50 };
+
+typedef struct ext_pc {
+  nmw_tag_t tag;
+  nmw_owner_t owner;
+  void *blocks[XT_BATCH];
+  uv_sem_t full, empty;
+  uint64_t consumer_cache;
+  int failed;
+} ext_pc_t;
+
+static void ext_producer_run(void *arg) {
+  ext_pc_t *pc = arg;
+  if (nmw_core_owner_open(NULL, &pc->owner) != NMW_OK) pc->failed = 1;
+  int64_t want = 0;
+  for (int i = 0; i < XT_BATCH; i++) want += (int64_t)(i * 9 % 1025);
+  for (int round = 0; round < XT_ROUNDS; round++) {
+    uv_sem_wait(&pc->empty);
+    if (round > 0 && owed_of(pc->owner) != 0) pc->failed = 2;
+    for (int i = 0; i < XT_BATCH; i++) {
+      pc->blocks[i] = nmw_core_malloc((size_t)(i * 9 % 1025), pc->tag, NULL);
+      if (!pc->blocks[i]) pc->failed = 3;
+    }
+    if (owed_of(pc->owner) != want) pc->failed = 4;
+    uv_sem_post(&pc->full);
+  }
+  uv_sem_wait(&pc->empty);
+  if (owed_of(pc->owner) != 0) pc->failed = 5;
+  nmw_core_owner_teardown(pc->owner);
+}
+
+static void ext_consumer_run(void *arg) {
+  ext_pc_t *pc = arg;
+  for (int round = 0; round < XT_ROUNDS; round++) {
+    uv_sem_wait(&pc->full);
+    for (int i = 0; i < XT_BATCH; i++) nmw_core_free(pc->blocks[i], pc->tag, NULL);
+    uv_sem_post(&pc->empty);
+  }
+  pc->consumer_cache = NMW_LOAD(nmw__tls_shard->cache_bytes);
+}
+
+static void test_external_cross_thread(void **state) {
+  (void)state;
+  static ext_pc_t pc;
+  pc.tag = test_new_tag("t.cache.ext.pc");
+  assert_int_equal(nmw_core_tag_set_flags(pc.tag, NMW_TAG_EXTERNAL), NMW_OK);
+  uv_sem_init(&pc.full, 0);
+  uv_sem_init(&pc.empty, 1);
+  uint64_t cached = cache_bytes();
+  uv_thread_t a, b;
+  assert_int_equal(uv_thread_create(&a, ext_producer_run, &pc), 0);
+  assert_int_equal(uv_thread_create(&b, ext_consumer_run, &pc), 0);
+  assert_int_equal(uv_thread_join(&b), 0);
+  assert_int_equal(uv_thread_join(&a), 0);
+  assert_int_equal(pc.failed, 0);
+  /* The consumer's cache held external blocks (its classes' bound or less). */
+  assert_true(pc.consumer_cache > 0 && pc.consumer_cache <= NMW_CACHE_THREAD_BYTES);
+  assert_int_equal(cache_bytes(), cached);
+  nmw_counters_t c = test_tag_counters(pc.tag);
+  assert_int_equal(c.allocs, XT_BATCH * XT_ROUNDS);
+  assert_int_equal(c.frees, XT_BATCH * XT_ROUNDS);
+  assert_int_equal(c.curr_bytes, 0);
+  uv_sem_destroy(&pc.full);
+  uv_sem_destroy(&pc.empty);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_reuse_and_double_free),
@@ -219,6 +380,8 @@ int main(void) {
       cmocka_unit_test(test_producer_consumer),
       cmocka_unit_test(test_damaged_cache),
       cmocka_unit_test(test_growth_of_one_class),
+      cmocka_unit_test(test_external_reuse),
+      cmocka_unit_test(test_external_cross_thread),
   };
   return cmocka_run_group_tests_name("cache", tests, NULL, NULL);
 }
