@@ -91,39 +91,22 @@ function checkListener(listener) {
 }
 
 // The exported functions (own properties of mw, so `import { on }` works too).
+const LISTENER_METHODS = ['on', 'once', 'off', 'addListener', 'removeListener'];
+
 function methods(mw) {
   const proto = MemwatchEmitter.prototype;
-  return {
-    on(event, listener) {
-      checkEvent(event);
-      checkListener(listener);
-      proto.on.call(mw, event, listener);
-      return mw;
-    },
-    once(event, listener) {
-      checkEvent(event);
-      checkListener(listener);
-      proto.once.call(mw, event, listener);
-      return mw;
-    },
-    off(event, listener) {
-      checkEvent(event);
-      checkListener(listener);
-      proto.off.call(mw, event, listener);
-      return mw;
-    },
-    addListener(event, listener) {
-      checkEvent(event);
-      checkListener(listener);
-      proto.addListener.call(mw, event, listener);
-      return mw;
-    },
-    removeListener(event, listener) {
-      checkEvent(event);
-      checkListener(listener);
-      proto.removeListener.call(mw, event, listener);
-      return mw;
-    },
+  const out = {};
+  for (const name of LISTENER_METHODS) {
+    out[name] = {
+      [name](event, listener) {
+        checkEvent(event);
+        checkListener(listener);
+        proto[name].call(mw, event, listener);
+        return mw;
+      },
+    }[name];
+  }
+  return Object.assign(out, {
     removeAllListeners(event) {
       if (event !== undefined) checkEvent(event);
       if (event === undefined) proto.removeAllListeners.call(mw);
@@ -135,7 +118,7 @@ function methods(mw) {
       if (listener !== undefined) checkListener(listener);
       return listener === undefined ? proto.listenerCount.call(mw, event) : proto.listenerCount.call(mw, event, listener);
     },
-  };
+  });
 }
 
 // Calls each listener; one that throws does not stop the others or the caller:

@@ -670,6 +670,20 @@ static inline uint64_t read_check(uintptr_t p) {
 }
 #endif
 
+/* The fast frees' and realloc's look at a block whose check word matched: one of
+ * up to 1 KiB, of the tag the call named (or NMW_ANY_TAG), its canary intact.
+ * *word gets its header's word, *btag its tag. */
+NMW_INLINE bool small_block_ok(const void *ptr, nmw_tag_t tag, uint64_t check, uint64_t *word,
+                               nmw_tag_t *btag) {
+  uint64_t w = hdr(ptr)->word, size = w & NMW_SIZE_MASK;
+  nmw_tag_t bt = nmw__slot_tag[w >> 48];
+  *word = w;
+  *btag = bt;
+  if (NMW_UNLIKELY(tag != bt) && NMW_UNLIKELY(tag != NMW_ANY_TAG)) return false;
+  if (NMW_UNLIKELY(size > NMW_CACHE_MAX_SIZE)) return false;
+  return NMW_LIKELY(canary_intact(ptr, size, check));
+}
+
 /* The end of an external fast free whose class is full, or with a sync or a wake
  * due (its counters are credited). */
 static NMW_NOINLINE void free_ext_finish(nmw_shard_t *sh, void *ptr, nmw_tag_t btag,
@@ -688,13 +702,12 @@ static NMW_NOINLINE void free_ext_fast(void *ptr, nmw_tag_t tag, nmw_site_t *sit
                                        uint64_t check) {
   nmw_shard_t *sh = nmw__tls_shard;
   nmw_hdr_t *h = hdr(ptr);
+  uint64_t word;
+  nmw_tag_t btag;
   if (check != (NMW_LIVE_CHECK(ptr) ^ NMW_EXT_FLAGS)) goto slow;
-  uint64_t word = h->word, size = word & NMW_SIZE_MASK;
+  if (!small_block_ok(ptr, tag, check, &word, &btag)) goto slow;
+  uint64_t size = word & NMW_SIZE_MASK;
   uint32_t slot = (uint32_t)(word >> 48);
-  nmw_tag_t btag = nmw__slot_tag[slot];
-  if (NMW_UNLIKELY(tag != btag) && NMW_UNLIKELY(tag != NMW_ANY_TAG)) goto slow;
-  if (NMW_UNLIKELY(size > NMW_CACHE_MAX_SIZE)) goto slow;
-  if (NMW_UNLIKELY(!canary_intact(ptr, size, check))) goto slow;
   nmw_owner_t owner = (nmw_owner_t)(*prefix_of(ptr) >> 32);
   nmw_ext_ctr_t *page = ext_page_of(sh, owner);
   if (NMW_UNLIKELY(page == NULL)) goto slow;
@@ -732,12 +745,11 @@ void nmw_core_free(void *ptr, nmw_tag_t tag, nmw_site_t *site) {
   uint64_t check = read_check(p);
   if (NMW_UNLIKELY(check != NMW_LIVE_CHECK(p))) return free_ext_fast(ptr, tag, site, check);
   nmw_hdr_t *h = hdr(ptr);
-  uint64_t word = h->word, size = word & NMW_SIZE_MASK;
+  uint64_t word;
+  nmw_tag_t btag;
+  if (!small_block_ok(ptr, tag, check, &word, &btag)) goto slow;
+  uint64_t size = word & NMW_SIZE_MASK;
   uint32_t slot = (uint32_t)(word >> 48);
-  nmw_tag_t btag = nmw__slot_tag[slot];
-  if (NMW_UNLIKELY(tag != btag) && NMW_UNLIKELY(tag != NMW_ANY_TAG)) goto slow;
-  if (NMW_UNLIKELY(size > NMW_CACHE_MAX_SIZE)) goto slow;
-  if (NMW_UNLIKELY(!canary_intact(ptr, size, check))) goto slow;
   nmw_slot_ctr_t *c = &sh->slots[slot];
   NMW_ADD(c->frees, 1);
   NMW_ADD(c->bytes_out, (int64_t)size);
@@ -770,14 +782,13 @@ void *nmw_core_realloc(void *ptr, size_t size, nmw_tag_t tag, nmw_site_t *site) 
   uint64_t check = read_check(p);
   if (NMW_UNLIKELY(check != NMW_LIVE_CHECK(p))) goto slow;
   nmw_hdr_t *h = hdr(ptr);
-  uint64_t word = h->word, old_size = word & NMW_SIZE_MASK;
+  uint64_t word;
+  nmw_tag_t btag;
+  if (NMW_UNLIKELY(size == 0 || size > NMW_CACHE_MAX_SIZE)) goto slow;
+  if (!small_block_ok(ptr, tag, check, &word, &btag)) goto slow;
+  uint64_t old_size = word & NMW_SIZE_MASK;
   uint32_t slot = (uint32_t)(word >> 48);
-  nmw_tag_t btag = nmw__slot_tag[slot];
-  if (NMW_UNLIKELY(tag != btag) && NMW_UNLIKELY(tag != NMW_ANY_TAG)) goto slow;
-  if (NMW_UNLIKELY(size == 0 || old_size > NMW_CACHE_MAX_SIZE || size > NMW_CACHE_MAX_SIZE))
-    goto slow;
   if (NMW_UNLIKELY(NMW_CLASS_OF(size) != NMW_CLASS_OF(old_size))) goto slow;
-  if (NMW_UNLIKELY(!canary_intact(ptr, old_size, check))) goto slow;
   /* A growth checks the gate as an allocation does (limits, rooms' validity). */
   if (NMW_UNLIKELY(atomic_load_explicit(&nmw__tags[btag].gate, memory_order_relaxed) !=
                    sh->tags[btag].gate))
