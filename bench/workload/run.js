@@ -30,8 +30,15 @@ const plain = require(path.join(dir, 'workload_plain.node'));
 if (tracked.init() !== 'ok') throw new Error('the tracked addon did not import native-memwatch');
 plain.init();
 
+// Each trial starts from a collected heap: V8's collections of the previous
+// trial's 200,000 handles otherwise land in random trials (per-trial ratios of
+// 0.69..2.0 were seen without this).
+require('node:v8').setFlagsFromString('--expose-gc');
+const collect = require('node:vm').runInNewContext('gc');
+
 // Breadth-first: node i's parent is floor((i - 1) / FANOUT).
 function run(addon) {
+  collect();
   const t0 = process.hrtime.bigint();
   const nodes = new Array(NODES);
   nodes[0] = addon.node(0);
