@@ -203,14 +203,22 @@ static inline bool cache_thread_full(nmw_shard_t *sh, const nmw_bin_t *bin) {
   return NMW_LOAD(sh->cache_bytes) + (int64_t)bin->alloc > NMW_CACHE_THREAD_BYTES;
 }
 
+/* Links a block into a class (check: its DEAD mark; lead_bit: 0 or 1; cached:
+ * the thread's cache bytes with it). */
+NMW_INLINE void bin_push(nmw_shard_t *sh, nmw_bin_t *bin, nmw_hdr_t *h, uint64_t check,
+                         uint64_t lead_bit, int64_t cached) {
+  h->check = check;
+  h->word = (uint64_t)(uintptr_t)bin->head | lead_bit;
+  bin->head = h;
+  bin->count++;
+  atomic_store_explicit(&sh->cache_bytes, cached, memory_order_relaxed);
+}
+
 /* Gives a small block to a cache class without making room (lead: its LEAD bit). */
 static inline void cache_push_unbounded(nmw_shard_t *sh, nmw_bin_t *bin, unsigned layout,
                                         nmw_hdr_t *h, void *user, uint64_t lead) {
-  h->check = NMW_DEAD_CHECK(user) ^ layout;
-  h->word = (uint64_t)(uintptr_t)bin->head | (lead >> 47);
-  bin->head = h;
-  bin->count++;
-  NMW_ADD(sh->cache_bytes, (int64_t)bin->alloc);
+  bin_push(sh, bin, h, NMW_DEAD_CHECK(user) ^ layout, lead >> 47,
+           NMW_LOAD(sh->cache_bytes) + (int64_t)bin->alloc);
 }
 
 /* Gives a small block of class k and layout to the cache (lead: its LEAD bit); it
@@ -722,11 +730,7 @@ static NMW_NOINLINE void free_ext_fast(void *ptr, nmw_tag_t tag, nmw_site_t *sit
   unsigned flags = atomic_load_explicit(&nmw__tags[btag].flags, memory_order_relaxed);
   if (nmw__ext_page_add(page, owner, NMW_TAGF_EXT_INDEX(flags), -(int64_t)size)) due |= EXT_WAKE;
   if (NMW_UNLIKELY(full | due)) return free_ext_finish(sh, ptr, btag, page, due);
-  h->check = NMW_DEAD_CHECK(ptr) ^ NMW_EXT_FLAGS;
-  h->word = (uint64_t)(uintptr_t)bin->head;
-  bin->head = h;
-  bin->count++;
-  atomic_store_explicit(&sh->cache_bytes, cached, memory_order_relaxed);
+  bin_push(sh, bin, h, NMW_DEAD_CHECK(ptr) ^ NMW_EXT_FLAGS, 0, cached);
   return;
 slow:
   free_slow(ptr, tag, site);
@@ -759,11 +763,7 @@ void nmw_core_free(void *ptr, nmw_tag_t tag, nmw_site_t *site) {
   if (NMW_UNLIKELY(due) || NMW_UNLIKELY(bin->count >= NMW_CACHE_CLASS_BLOCKS) ||
       NMW_UNLIKELY(cached > NMW_CACHE_THREAD_BYTES))
     return free_finish(sh, h, ptr, word, btag, due);
-  h->check = NMW_DEAD_CHECK(ptr);
-  h->word = (uint64_t)(uintptr_t)bin->head | (word >> 47 & 1u);
-  bin->head = h;
-  bin->count++;
-  atomic_store_explicit(&sh->cache_bytes, cached, memory_order_relaxed);
+  bin_push(sh, bin, h, NMW_DEAD_CHECK(ptr), word >> 47 & 1u, cached);
   return;
 slow:
   free_slow(ptr, tag, site);

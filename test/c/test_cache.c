@@ -108,9 +108,12 @@ enum { PC_BATCH = 128, PC_ROUNDS = 200 };
 
 typedef struct pc {
   nmw_tag_t tag;
+  int rounds;
   void *slots[PC_BATCH];
   uv_sem_t full, empty;
   uint64_t bytes;
+  nmw_owner_t owner;       /* the external test's producer's */
+  uint64_t consumer_cache; /* the consumer's cache bytes at its end */
   int failed;
 } pc_t;
 
@@ -131,17 +134,19 @@ static void producer_run(void *arg) {
 
 static void consumer_run(void *arg) {
   pc_t *pc = arg;
-  for (int round = 0; round < PC_ROUNDS; round++) {
+  for (int round = 0; round < pc->rounds; round++) {
     uv_sem_wait(&pc->full);
     for (int i = 0; i < PC_BATCH; i++) nmw_core_free(pc->slots[i], pc->tag, NULL);
     uv_sem_post(&pc->empty);
   }
+  pc->consumer_cache = NMW_LOAD(nmw__tls_shard->cache_bytes);
 }
 
 static void test_producer_consumer(void **state) {
   (void)state;
   static pc_t pc;
   pc.tag = test_new_tag("t.cache.pc");
+  pc.rounds = PC_ROUNDS;
   uint64_t before = cache_bytes();
   uint64_t misuse[NMW_MISUSE_KIND_COUNT];
   test_misuse_snapshot(misuse);
@@ -307,28 +312,19 @@ static void test_external_reuse(void **state) {
 
 /* An owner's thread allocates, a thread with no owner frees: the owner's amount
  * comes back to exactly 0, and the blocks land in the freeing thread's cache. */
-enum { XT_BATCH = 100, XT_ROUNDS = 50 };
-
-typedef struct ext_pc {
-  nmw_tag_t tag;
-  nmw_owner_t owner;
-  void *blocks[XT_BATCH];
-  uv_sem_t full, empty;
-  uint64_t consumer_cache;
-  int failed;
-} ext_pc_t;
+enum { XT_ROUNDS = 50 };
 
 static void ext_producer_run(void *arg) {
-  ext_pc_t *pc = arg;
+  pc_t *pc = arg;
   if (nmw_core_owner_open(NULL, &pc->owner) != NMW_OK) pc->failed = 1;
   int64_t want = 0;
-  for (int i = 0; i < XT_BATCH; i++) want += (int64_t)(i * 9 % 1025);
+  for (int i = 0; i < PC_BATCH; i++) want += (int64_t)(i * 9 % 1025);
   for (int round = 0; round < XT_ROUNDS; round++) {
     uv_sem_wait(&pc->empty);
     if (round > 0 && owed_of(pc->owner) != 0) pc->failed = 2;
-    for (int i = 0; i < XT_BATCH; i++) {
-      pc->blocks[i] = nmw_core_malloc((size_t)(i * 9 % 1025), pc->tag, NULL);
-      if (!pc->blocks[i]) pc->failed = 3;
+    for (int i = 0; i < PC_BATCH; i++) {
+      pc->slots[i] = nmw_core_malloc((size_t)(i * 9 % 1025), pc->tag, NULL);
+      if (!pc->slots[i]) pc->failed = 3;
     }
     if (owed_of(pc->owner) != want) pc->failed = 4;
     uv_sem_post(&pc->full);
@@ -338,27 +334,18 @@ static void ext_producer_run(void *arg) {
   nmw_core_owner_teardown(pc->owner);
 }
 
-static void ext_consumer_run(void *arg) {
-  ext_pc_t *pc = arg;
-  for (int round = 0; round < XT_ROUNDS; round++) {
-    uv_sem_wait(&pc->full);
-    for (int i = 0; i < XT_BATCH; i++) nmw_core_free(pc->blocks[i], pc->tag, NULL);
-    uv_sem_post(&pc->empty);
-  }
-  pc->consumer_cache = NMW_LOAD(nmw__tls_shard->cache_bytes);
-}
-
 static void test_external_cross_thread(void **state) {
   (void)state;
-  static ext_pc_t pc;
+  static pc_t pc;
   pc.tag = test_new_tag("t.cache.ext.pc");
+  pc.rounds = XT_ROUNDS;
   assert_int_equal(nmw_core_tag_set_flags(pc.tag, NMW_TAG_EXTERNAL), NMW_OK);
   uv_sem_init(&pc.full, 0);
   uv_sem_init(&pc.empty, 1);
   uint64_t cached = cache_bytes();
   uv_thread_t a, b;
   assert_int_equal(uv_thread_create(&a, ext_producer_run, &pc), 0);
-  assert_int_equal(uv_thread_create(&b, ext_consumer_run, &pc), 0);
+  assert_int_equal(uv_thread_create(&b, consumer_run, &pc), 0);
   assert_int_equal(uv_thread_join(&b), 0);
   assert_int_equal(uv_thread_join(&a), 0);
   assert_int_equal(pc.failed, 0);
@@ -366,8 +353,8 @@ static void test_external_cross_thread(void **state) {
   assert_true(pc.consumer_cache > 0 && pc.consumer_cache <= NMW_CACHE_THREAD_BYTES);
   assert_int_equal(cache_bytes(), cached);
   nmw_counters_t c = test_tag_counters(pc.tag);
-  assert_int_equal(c.allocs, XT_BATCH * XT_ROUNDS);
-  assert_int_equal(c.frees, XT_BATCH * XT_ROUNDS);
+  assert_int_equal(c.allocs, PC_BATCH * XT_ROUNDS);
+  assert_int_equal(c.frees, PC_BATCH * XT_ROUNDS);
   assert_int_equal(c.curr_bytes, 0);
   uv_sem_destroy(&pc.full);
   uv_sem_destroy(&pc.empty);
