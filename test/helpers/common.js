@@ -143,8 +143,27 @@ const MISUSE_KINDS = [
   'trackTwice',
 ];
 
+/**
+ * The first message of a worker, or a rejection that says how it ended when it
+ * exits (or fails) first: a bare once(worker, 'message') waits for good on a
+ * worker that exits without posting, and the test is only "cancelled".
+ * Resolves to [message, exited] (exited: the promise of the 'exit' event).
+ */
+async function firstMessage(worker) {
+  const { once } = require('node:events');
+  const exited = once(worker, 'exit');
+  const [msg] = await Promise.race([
+    once(worker, 'message'),
+    exited.then(([code]) => {
+      throw new Error(`the worker exited with code ${code} before posting a message`);
+    }),
+  ]);
+  return [msg, exited];
+}
+
 module.exports = {
   WORK_C,
+  firstMessage,
   freshTag,
   siteLine,
   site,

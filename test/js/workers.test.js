@@ -11,7 +11,7 @@ const { once } = require('node:events');
 
 const mw = require('../../');
 const { buildFixture, ROOT } = require('../helpers/build.js');
-const { freshTag, tagCounters, counters } = require('../helpers/common.js');
+const { freshTag, tagCounters, counters, firstMessage } = require('../helpers/common.js');
 
 const FIXTURE = buildFixture();
 
@@ -146,8 +146,8 @@ test('blocks allocated in a worker can be freed after it exits', async () => {
      parentPort.postMessage(fx.allocMany(workerData.id, 100, 5));`,
     { eval: true, workerData: { root: ROOT, fixture: FIXTURE, id } },
   );
-  const [handles] = await once(worker, 'message');
-  const [code] = await once(worker, 'exit');
+  const [handles, exited] = await firstMessage(worker);
+  const [code] = await exited;
   assert.equal(code, 0);
   assert.equal(tagCounters(mw, name).currBytes, 500);
   const misuse = mw.stats().misuse.total;
@@ -170,7 +170,7 @@ test('a worker terminated mid-way leaves the tracker usable', async () => {
      setInterval(() => fx.churnAsync(workerData.id, 8, 100).catch(() => {}), 1);`,
     { eval: true, workerData: { root: ROOT, fixture: FIXTURE, id } },
   );
-  const [handles] = await once(worker, 'message');
+  const [handles] = await firstMessage(worker);
   await worker.terminate();
   const row = tagCounters(mw, name);
   assert.equal(row.currBlocks, 10, 'the blocks it kept are still counted');
