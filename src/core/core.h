@@ -272,13 +272,17 @@ void nmw_core_external_global(nmw_ext_global_t *out);
 
 /* ---- finalizer audit (finalizers.c) ----
  * One record per Node-API finalizer registered through the header's twins
- * (nmw_wrap, nmw_add_finalizer, nmw_create_external, ...). Records live in a
- * process-wide table of slots reused through a free list, so its memory follows
- * the peak number of live records. A record's id (slot index and the slot's
- * generation) is the finalize_hint the addon's trampoline receives: a stale id
- * means the finalizer ran twice. Counters are kept per environment (owner) and
- * tag; ages and listings of live records scan the table when asked. Every call
- * is thread-safe (one mutex); none calls Node-API or JS. */
+ * (nmw_wrap, nmw_add_finalizer, nmw_create_external, ...). Records live in
+ * per-thread pools of slots reused through a bitmap, so memory follows the peak
+ * number of live records. A record's id (slot index and the slot's generation)
+ * is the finalize_hint the addon's trampoline receives: a stale id means the
+ * finalizer ran twice. Counters are kept per environment (owner) and tag; ages
+ * and listings of live records scan the pools when asked. None calls Node-API
+ * or JS. Every call is thread-safe; registration and finalization take no lock
+ * on the thread that registered the record (Node-API runs finalizers there).
+ * Cancellation by key or reference (cancel_key, cancel_ref, find_key, find_ref)
+ * and set_ref see only the calling thread's records: Node-API removes wraps and
+ * deletes references on the thread that made them. */
 typedef enum nmw_fin_kind {
   NMW_FIN_WRAP = 0,               /* napi_wrap */
   NMW_FIN_FINALIZER,              /* napi_add_finalizer */
@@ -362,8 +366,8 @@ bool nmw_core_fin_cancel(nmw_fin_id_t id);
  * counted at teardown and reported as "finalize_after_teardown"; its finalizer is
  * still called. */
 typedef struct nmw_fin_call {
-  nmw_finalize_fn cb;
-  void *data, *hint;
+  nmw_finalize_fn cb; /* call it with Node's env and data, and this hint */
+  void *hint;
   nmw_fin_kind_t kind;
   bool at_teardown; /* as begin classified it */
   const void *ref;  /* the reference set by nmw_core_fin_set_ref, or NULL */
@@ -436,9 +440,11 @@ typedef struct nmw_fin_global {
   uint64_t total_bytes;  /* the sum (all included in nmw_core_overhead's metadata) */
   uint64_t capacity;     /* record slots allocated */
   uint64_t live;         /* records live or running, every environment */
-  uint64_t peak_live;
+  uint64_t peak_live;    /* the pools' peaks summed: exact with one registering thread */
   uint64_t orphans;      /* live records whose environment slot was reused */
   uint64_t register_failed; /* registrations refused (table full, no memory) */
+  uint64_t pools;        /* record pools (one per thread that registered, reused) */
+  uint64_t classes;      /* distinct (finalizer, hint, site, owner, tag, kind) in use */
 } nmw_fin_global_t;
 void nmw_core_fin_global(nmw_fin_global_t *out);
 
