@@ -179,13 +179,15 @@ static void fin_trampoline(napi_env env, void *data, void *hint) {
 /* ---- the twins ---- */
 
 /* Records a registration; false when the table cannot (the caller then makes
- * the plain call, unaudited). */
+ * the plain call, unaudited). *id is the finalize_hint for the napi call (the
+ * record's id with its class: every core call takes it). */
 static bool fin_record(napi_env env, nmw_fin_kind_t kind, nmw_finalize_fn cb, void *data,
                        void *hint, const void *key, nmw_tag_t tag, nmw_site_t *site,
                        nmw_fin_id_t *id) {
   nmw_fin_reg_t reg = {nmw_core_owner_of_env(env), kind, tag, site, cb, data, hint, key,
                        capture_stack(env)};
-  return nmw_core_fin_register(&reg, id) == NMW_OK;
+  nmw_fin_id_t plain;
+  return nmw_core_fin_register_hint(&reg, &plain, id) == NMW_OK;
 }
 
 #define FIN_HINT(id) ((void *)(uintptr_t)(id))
@@ -842,7 +844,8 @@ static napi_value fin_js_finalize_again(napi_env env, napi_callback_info info) {
   NMW_ARGS(env, info, 1, argv);
   double id;
   NMW_CALL(env, napi_get_value_double(env, argv[0], &id));
-  if (!(id >= 1 && id <= 9007199254740991.0) || id != (double)(uint64_t)id)
+  /* Ids are below 2^52 (the bits above carry a hint's class). */
+  if (!(id >= 1 && id < 4503599627370496.0) || id != (double)(uint64_t)id)
     return nmw__throw(env, "RangeError", "ERR_OUT_OF_RANGE", "id must be a record id");
   uint64_t before = nmw_core_misuse_count(NMW_MISUSE_DOUBLE_FINALIZE);
   fin_trampoline(env, NULL, FIN_HINT((nmw_fin_id_t)id));

@@ -336,9 +336,14 @@ typedef struct nmw_fin_reg {
   char *stack;     /* malloc'd JS stack or NULL; the record owns it (freed on failure too) */
 } nmw_fin_reg_t;
 
-/* Records a registration (before the napi call: the id is its hint). NMW_OK,
- * NMW_EINVAL (bad kind), NMW_ENOSPC (table full), NMW_ENOMEM. */
+/* Records a registration (before the napi call). NMW_OK, NMW_EINVAL (bad kind),
+ * NMW_ENOSPC (table full), NMW_ENOMEM. */
 int nmw_core_fin_register(const nmw_fin_reg_t *reg, nmw_fin_id_t *out);
+/* The same, with the finalize_hint for the napi call in *hint: the id, and (on
+ * 64-bit targets) the record's class in its top 12 bits, so that the trampoline's
+ * begin and end read nothing of the record but its state word. Every call that
+ * takes an id also takes a hint. */
+int nmw_core_fin_register_hint(const nmw_fin_reg_t *reg, nmw_fin_id_t *out, uint64_t *hint);
 /* Undoes a registration whose napi call failed: as if it never happened. */
 void nmw_core_fin_unregister(nmw_fin_id_t id);
 /* The napi_ref the call returned (wrap/add_finalizer with a result), for cancellation. */

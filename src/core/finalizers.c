@@ -80,7 +80,7 @@
 #endif
 #define MAKE_ID(gen, index) (((uint64_t)(gen) << ID_INDEX_BITS) | (uint64_t)(index))
 #define ID_INDEX(id) ((uint32_t)((id) & ((UINT64_C(1) << ID_INDEX_BITS) - 1)))
-#define ID_GEN(id) ((uint64_t)(id) >> ID_INDEX_BITS)
+#define ID_GEN(id) (ID_OF((uint64_t)(id)) >> ID_INDEX_BITS) /* a hint's class bits aside */
 #define NEXT_GEN(g) ((g) % GEN_MASK + 1)
 
 /* ---- atomics on plain fields (GCC and Clang builtins) ---- */
@@ -95,30 +95,38 @@
 #define CHUNK (1u << CHUNK_BITS)
 #define CHUNKS_MAX 16384 /* 64M records; fewer on 32-bit targets (index bits) */
 #define NONE UINT32_MAX
+#define CLS_LIMIT 0xffffffu /* classes per pool */
 
-/* The state word: generation << 2 | state. 0: never used. */
+/* The state word: generation << 6 | flags << 2 | state; 0: never used. Only the
+ * record's pool's thread stores it, except the compare-and-swap by which
+ * another thread claims a live record. */
 enum { S_FREE = 0, S_LIVE = 1, S_RUN_GC = 2, S_RUN_TD = 3 };
-#define GS(gen, st) ((uint32_t)(gen) << 2 | (uint32_t)(st))
-#define GS_GEN(gs) ((gs) >> 2)
+#define F_KEY (1u << 2)    /* in the pool's wrap index */
+#define F_REF (1u << 3)    /* in the pool's reference index */
+#define F_STACK (1u << 4)  /* has a captured stack */
+#define F_HASREF (1u << 5) /* refs[] holds its napi_ref (begin hands it out) */
+#define F_ALL (F_KEY | F_REF | F_STACK | F_HASREF)
+#define GS(gen, st) ((uint32_t)(gen) << 6 | (uint32_t)(st))
+#define GS_GEN(gs) ((gs) >> 6)
 #define GS_STATE(gs) ((gs) & 3u)
+#define GS_BARE(gs) ((gs) & ~F_ALL) /* generation and state */
 
-/* The class word: the slot's class in its pool, and flags (the pool's thread). */
-#define CLS_INDEX(cw) ((cw) & 0xffffffu)
-#define CLS_LIMIT 0xffffffu
-#define F_KEY (1u << 24)    /* in the pool's wrap index */
-#define F_REF (1u << 25)    /* in the pool's reference index */
-#define F_STACK (1u << 26)  /* has a captured stack */
-#define F_HASREF (1u << 27) /* cold.ref is its napi_ref (begin hands it out) */
-#define F_EXTRA (F_KEY | F_REF | F_STACK | F_HASREF)
-
-typedef struct hot {
-  uint32_t gs, cls;
-} hot_t;
+/* The finalize_hint given to Node: the id, and on 64-bit targets the record's
+ * class + 1 in bits 52..63 (0: look it up), so a finalization reads no per-record
+ * memory but the state word. Ids for JS and listings have no class bits. */
+#if UINTPTR_MAX > 0xffffffffu
+#define HINT_CLS_SHIFT 52
+#define HINT_CLS_MAX 4094u
+#define HINT_CLS(h) ((uint32_t)((h) >> HINT_CLS_SHIFT))
+#define ID_OF(h) ((h) & ((UINT64_C(1) << HINT_CLS_SHIFT) - 1))
+#else
+#define HINT_CLS(h) 0u
+#define ID_OF(h) (h)
+#endif
 
 typedef struct cold {
   uint64_t registered_ns; /* coarse_now(); a remote release's link once freed */
   void *data;             /* the author's; the key of a wrap */
-  const void *ref;        /* napi_ref of a wrap/finalizer; the napi_env of instance data */
 } cold_t;
 
 typedef struct pool pool_t;
@@ -127,9 +135,11 @@ typedef struct chunk {
   pool_t *pool;  /* for good, from the grant */
   uint32_t base; /* global index of slot 0 */
   uint32_t pos;  /* in its pool's list */
-  char **stacks; /* per slot, allocated with the first stack; under stack_lock */
+  const void **refs; /* per slot, with the first reference or instance data (release) */
+  char **stacks;     /* per slot, allocated with the first stack; under stack_lock */
   uint64_t free_bits[CHUNK / 64]; /* the pool's thread */
-  hot_t hot[CHUNK];
+  uint32_t gs[CHUNK];  /* state words: what a finalization reads */
+  uint32_t cls[CHUNK]; /* classes in the pool */
   cold_t cold[CHUNK];
 } chunk_t;
 
@@ -447,7 +457,8 @@ static inline chunk_t *slot_take(pool_t *p, uint32_t *off) {
       p->free_count--;
       uint32_t o = w * 64 + (uint32_t)__builtin_ctzll(bits);
       if (o + 1 < CHUNK) {
-        __builtin_prefetch(&c->hot[o + 1], 1);
+        __builtin_prefetch(&c->gs[o + 1], 1);
+        __builtin_prefetch(&c->cls[o + 1], 1);
         __builtin_prefetch(&c->cold[o + 1], 1);
       }
       *off = o;
@@ -697,16 +708,19 @@ static void class_unref(pool_t *p, uint32_t i) {
 
 /* ---- lazy indexes (the pool's thread) ---- */
 
+static inline const void *ref_of(const chunk_t *c, uint32_t off) {
+  return c->refs ? c->refs[off] : NULL;
+}
+
 static uint32_t wrap_home(const pool_t *p, uint32_t slot, uint32_t cap) {
   const chunk_t *c = chunk_at(slot);
   uint32_t off = slot & (CHUNK - 1);
-  return hash_ptr(c->cold[off].data, class_at(p, CLS_INDEX(c->hot[off].cls))->owner, cap);
+  return hash_ptr(c->cold[off].data, class_at(p, c->cls[off])->owner, cap);
 }
 
 static uint32_t ref_home(const pool_t *p, uint32_t slot, uint32_t cap) {
   (void)p;
-  const chunk_t *c = chunk_at(slot);
-  return hash_ptr(c->cold[slot & (CHUNK - 1)].ref, 0, cap);
+  return hash_ptr(ref_of(chunk_at(slot), slot & (CHUNK - 1)), 0, cap);
 }
 
 static inline home_fn index_home(const index_t *ix) { return ix->wrap ? wrap_home : ref_home; }
@@ -715,11 +729,11 @@ static bool index_reserve(pool_t *p, index_t *ix) {
   return oa_reserve(p, &ix->slots, &ix->cap, ix->count, index_home(ix));
 }
 
-static void index_put(pool_t *p, index_t *ix, uint32_t slot) {
+/* Indexes slot; returns its flag for the caller to set in the state word. */
+static uint32_t index_put(pool_t *p, index_t *ix, uint32_t slot) {
   oa_put(p, ix->slots, ix->cap, slot, index_home(ix));
   ix->count++;
-  hot_t *h = &chunk_at(slot)->hot[slot & (CHUNK - 1)];
-  ST(h->cls, h->cls | (ix->wrap ? F_KEY : F_REF));
+  return ix->wrap ? F_KEY : F_REF;
 }
 
 static void index_remove(pool_t *p, index_t *ix, uint32_t slot) {
@@ -727,23 +741,35 @@ static void index_remove(pool_t *p, index_t *ix, uint32_t slot) {
   ix->count--;
 }
 
+/* Sets flags on a published live record: another thread may claim it at once. */
+static void set_flags(uint32_t *gs, uint32_t flags) { __atomic_fetch_or(gs, flags, __ATOMIC_RELAXED); }
+
 /* Turns a lazy index on: indexes what is live in p; registrations follow. */
 static bool index_on(pool_t *p, index_t *ix) {
   if (ix->on) return true;
   for (uint32_t ci = 0; ci < p->nchunks; ci++) {
     chunk_t *c = p->chunks[ci];
     for (uint32_t off = 0; off < CHUNK; off++) {
-      const hot_t *h = &c->hot[off];
-      if (GS_STATE(LD(h->gs)) != S_LIVE) continue;
-      uint8_t kind = class_at(p, CLS_INDEX(h->cls))->kind;
+      if (GS_STATE(LD(c->gs[off])) != S_LIVE) continue;
+      uint8_t kind = class_at(p, c->cls[off])->kind;
       if (ix->wrap ? kind != NMW_FIN_WRAP
-                   : c->cold[off].ref == NULL || kind == NMW_FIN_INSTANCE_DATA)
+                   : ref_of(c, off) == NULL || kind == NMW_FIN_INSTANCE_DATA)
         continue;
       if (!index_reserve(p, ix)) return false;
-      index_put(p, ix, c->base + off);
+      set_flags(&c->gs[off], index_put(p, ix, c->base + off));
     }
   }
   ix->on = true;
+  return true;
+}
+
+/* The chunk's reference array, made on first use (the pool's thread). */
+static bool refs_ready(chunk_t *c) {
+  if (c->refs) return true;
+  const void **refs = nmw__meta_calloc(CHUNK, sizeof *refs);
+  if (!refs) return false;
+  ADD(record_bytes, (uint64_t)CHUNK * sizeof *refs);
+  STR(c->refs, refs);
   return true;
 }
 
@@ -780,38 +806,40 @@ static void instance_remove(pool_t *p, uint32_t index) {
     }
 }
 
-/* What a released slot still holds besides its bit: index entries, a stack, its
- * place in the instance list. The class stays until the slot is reused. */
-static NMW_NOINLINE void slot_extras(pool_t *p, chunk_t *c, uint32_t off, uint32_t cw) {
+/* What a released slot still holds besides its bit (flags of its last state
+ * word): index entries, a stack, its reference, its place in the instance list.
+ * The class stays until the slot is reused. */
+static NMW_NOINLINE void slot_extras(pool_t *p, chunk_t *c, uint32_t off, uint32_t flags,
+                                     uint8_t kind) {
   uint32_t index = c->base + off;
-  if (cw & F_KEY) index_remove(p, &p->wrap_index, index);
-  if (cw & F_REF) index_remove(p, &p->ref_index, index);
-  if (cw & F_STACK) stack_drop(c, off);
-  ST(c->hot[off].cls, CLS_INDEX(cw));
+  if (flags & F_KEY) index_remove(p, &p->wrap_index, index);
+  if (flags & F_REF) index_remove(p, &p->ref_index, index);
+  if (flags & F_STACK) stack_drop(c, off);
+  if (kind == NMW_FIN_INSTANCE_DATA) instance_remove(p, index);
+  if (c->refs && c->refs[off]) STR(c->refs[off], NULL);
 }
 
 /* Releases a live or running slot of the calling thread's pool. */
-static inline void slot_release(pool_t *p, chunk_t *c, uint32_t off, uint32_t gs, uint32_t cw,
-                                uint8_t kind) {
-  hot_t *h = &c->hot[off];
-  STR(h->gs, GS(NEXT_GEN(GS_GEN(gs)), S_FREE));
-  if (NMW_UNLIKELY(cw & F_EXTRA)) slot_extras(p, c, off, cw);
-  if (NMW_UNLIKELY(kind == NMW_FIN_INSTANCE_DATA)) instance_remove(p, c->base + off);
+static inline void slot_release(pool_t *p, chunk_t *c, uint32_t off, uint32_t gs, uint8_t kind) {
+  STR(c->gs[off], GS(NEXT_GEN(GS_GEN(gs)), S_FREE));
+  if (NMW_UNLIKELY((gs & F_ALL) || kind == NMW_FIN_INSTANCE_DATA))
+    slot_extras(p, c, off, gs & F_ALL, kind);
   slot_give_back(p, c, off);
   ST(p->live, p->live - 1);
 }
 
-/* Takes back the slots other threads released (their state words are free). */
+/* Takes back the slots other threads released (count_remote): their state words
+ * are free; each entry carries the flags the record ended with. */
 static void pool_drain(pool_t *p) {
   uint64_t head = __atomic_exchange_n(&p->remote, 0, __ATOMIC_ACQUIRE);
   while (head != 0) {
-    uint32_t index = (uint32_t)(head - 1);
+    uint32_t index = (uint32_t)head - 1;
+    uint32_t flags = (uint32_t)(head >> 32);
     chunk_t *c = chunk_at(index);
     uint32_t off = index & (CHUNK - 1);
     head = LD(c->cold[off].registered_ns);
-    uint32_t cw = c->hot[off].cls;
-    if (cw & F_EXTRA) slot_extras(p, c, off, cw);
-    if (class_at(p, CLS_INDEX(cw))->kind == NMW_FIN_INSTANCE_DATA) instance_remove(p, index);
+    uint8_t kind = class_at(p, c->cls[off])->kind;
+    if (flags || kind == NMW_FIN_INSTANCE_DATA) slot_extras(p, c, off, flags, kind);
     slot_give_back(p, c, off);
   }
 }
@@ -849,7 +877,7 @@ static NMW_NOINLINE int register_failed(pool_t *p, uint32_t ci, int rc, char *st
   return rc;
 }
 
-int nmw_core_fin_register(const nmw_fin_reg_t *reg, nmw_fin_id_t *out) {
+int nmw_core_fin_register_hint(const nmw_fin_reg_t *reg, nmw_fin_id_t *out, uint64_t *hint) {
   if (NMW_UNLIKELY(reg->stack != NULL)) account_stack(reg->stack, true); /* ours from here */
   if (NMW_UNLIKELY((unsigned)reg->kind >= NMW_FIN_KIND_COUNT)) {
     free_stack(reg->stack);
@@ -874,14 +902,17 @@ int nmw_core_fin_register(const nmw_fin_reg_t *reg, nmw_fin_id_t *out) {
                            (uint64_t)LD(ndir) * CHUNK >= (uint64_t)CHUNKS_MAX * CHUNK ? NMW_ENOSPC
                                                                                      : NMW_ENOMEM,
                            reg->stack);
-  hot_t *h = &c->hot[off];
-  uint32_t gen = GS_GEN(LD(h->gs));
+  if (NMW_UNLIKELY(instance) && !refs_ready(c)) {
+    slot_give_back(p, c, off);
+    return register_failed(p, ci, NMW_ENOMEM, reg->stack);
+  }
+  uint32_t gen = GS_GEN(LD(c->gs[off]));
   if (gen == 0) {
     gen = 1; /* never used */
     k->refs++;
-  } else if (CLS_INDEX(h->cls) != ci) {
+  } else if (c->cls[off] != ci) {
     k->refs++;
-    class_unref(p, CLS_INDEX(h->cls)); /* the slot's last record's class */
+    class_unref(p, c->cls[off]); /* the class of the slot's last record */
   }
   /* Strictly increasing: the time also orders the thread's registrations. */
   uint64_t now = coarse_now();
@@ -890,14 +921,15 @@ int nmw_core_fin_register(const nmw_fin_reg_t *reg, nmw_fin_id_t *out) {
   cold_t *cd = &c->cold[off];
   STR(cd->registered_ns, now);
   STR(cd->data, reg->data);
-  STR(cd->ref, instance ? reg->key : NULL);
-  uint32_t cw = ci;
-  if (NMW_UNLIKELY(reg->stack != NULL) && stack_put(c, off, reg->stack)) cw |= F_STACK;
-  STR(h->cls, cw);
-  STR(h->gs, GS(gen, S_LIVE));
-  uint32_t index = c->base + off;
-  if (NMW_UNLIKELY(keyed)) index_put(p, &p->wrap_index, index);
-  if (NMW_UNLIKELY(instance)) p->instance_slots[p->instance_count++] = index;
+  STR(c->cls[off], ci);
+  uint32_t index = c->base + off, flags = 0;
+  if (NMW_UNLIKELY(instance)) {
+    STR(c->refs[off], reg->key);
+    p->instance_slots[p->instance_count++] = index;
+  }
+  if (NMW_UNLIKELY(reg->stack != NULL) && stack_put(c, off, reg->stack)) flags |= F_STACK;
+  if (NMW_UNLIKELY(keyed)) flags |= index_put(p, &p->wrap_index, index);
+  STR(c->gs[off], GS(gen, S_LIVE) | flags);
   row_t *r = p->last_row;
   row_begin(r);
   ROW_ADD(r, registered, 1);
@@ -906,22 +938,32 @@ int nmw_core_fin_register(const nmw_fin_reg_t *reg, nmw_fin_id_t *out) {
   ST(p->live, p->live + 1);
   if (p->live > p->peak) ST(p->peak, p->live);
   *out = MAKE_ID(gen, index);
+#ifdef HINT_CLS_SHIFT
+  if (hint) *hint = *out | (ci < HINT_CLS_MAX ? (uint64_t)(ci + 1) << HINT_CLS_SHIFT : 0);
+#else
+  if (hint) *hint = *out;
+#endif
   return NMW_OK;
+}
+
+int nmw_core_fin_register(const nmw_fin_reg_t *reg, nmw_fin_id_t *out) {
+  return nmw_core_fin_register_hint(reg, out, NULL);
 }
 
 /* ---- other threads' records ---- */
 
 /* Claims a record of another pool: its state word from want to to. */
-static bool claim(hot_t *h, uint32_t want, uint32_t to) {
-  return __atomic_compare_exchange_n(&h->gs, &want, to, false, __ATOMIC_ACQ_REL,
-                                     __ATOMIC_ACQUIRE);
+static bool claim(uint32_t *gs, uint32_t want, uint32_t to) {
+  return __atomic_compare_exchange_n(gs, &want, to, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
 }
 
-/* Counts a record another pool holds into the calling thread's row of its
- * (owner, tag), then hands the slot back to its pool. The caller freed the
- * state word. */
-static void count_remote(chunk_t *c, uint32_t off, int what, uint64_t duration_ns) {
-  const fclass_t *k = class_at_ro(c->pool, CLS_INDEX(LDA(c->hot[off].cls)));
+/* Counts the end of a record another pool holds into the calling thread's row
+ * of its (owner, tag), then hands the slot back to its pool. The caller freed
+ * the state word, which held flags. what: 0 finalized by GC, 1 at teardown,
+ * 2 cancelled, 3 unregistered. */
+static void count_remote(chunk_t *c, uint32_t off, uint32_t flags, int what,
+                         uint64_t duration_ns) {
+  const fclass_t *k = class_at_ro(c->pool, LDA(c->cls[off]));
   pool_t *t = pool_get();
   uint32_t ri = k && t ? row_for(t, LDA(k->owner), LDA(k->tag)) : NONE;
   if (ri != NONE) {
@@ -940,37 +982,35 @@ static void count_remote(chunk_t *c, uint32_t off, int what, uint64_t duration_n
     row_end(r);
   }
   if (t) ST(t->live, t->live - 1);
+  /* Pushed with its flags: the pool's thread undoes what they say. */
   pool_t *p = c->pool;
-  uint64_t head = LD(p->remote);
+  uint64_t head = LD(p->remote), mine = (uint64_t)flags << 32 | (uint64_t)(c->base + off + 1);
   do {
     STR(c->cold[off].registered_ns, head);
-  } while (!__atomic_compare_exchange_n(&p->remote, &head, (uint64_t)(c->base + off) + 1, true,
-                                        __ATOMIC_RELEASE, __ATOMIC_RELAXED));
+  } while (!__atomic_compare_exchange_n(&p->remote, &head, mine, true, __ATOMIC_RELEASE,
+                                        __ATOMIC_RELAXED));
 }
 
 /* Cancels (what 2) or unregisters (what 3) a live record of another pool. */
-static bool cancel_remote(chunk_t *c, uint32_t off, uint32_t gen, int what) {
-  if (!claim(&c->hot[off], GS(gen, S_LIVE), GS(NEXT_GEN(gen), S_FREE))) return false;
-  count_remote(c, off, what, 0);
+static bool cancel_remote(chunk_t *c, uint32_t off, uint32_t gs, int what) {
+  if (!claim(&c->gs[off], gs, GS(NEXT_GEN(GS_GEN(gs)), S_FREE))) return false;
+  count_remote(c, off, gs & F_ALL, what, 0);
   return true;
 }
 
 /* ---- unregistering, references, cancellation ---- */
 
-/* The live record of the calling thread's pool an id names, else NULL. */
-static inline chunk_t *own_live(nmw_fin_id_t id, uint32_t *off, uint32_t *gs, pool_t **pp) {
+/* The chunk of a live record an id names (its state word in *gs), else NULL. */
+static inline chunk_t *live_of(nmw_fin_id_t id, uint32_t *off, uint32_t *gs) {
   chunk_t *c = chunk_of(id, off);
   if (!c) return NULL;
-  *gs = LDA(c->hot[*off].gs);
-  if (*gs != GS(ID_GEN(id), S_LIVE)) return NULL;
-  *pp = c->pool;
-  return c;
+  *gs = LDA(c->gs[*off]);
+  return GS_BARE(*gs) == GS(ID_GEN(id), S_LIVE) ? c : NULL;
 }
 
 /* Ends a live record of the calling thread's pool as cancelled (or unregistered). */
 static void cancel_own(pool_t *p, chunk_t *c, uint32_t off, uint32_t gs, bool unregister) {
-  uint32_t cw = c->hot[off].cls;
-  const fclass_t *k = class_at(p, CLS_INDEX(cw));
+  const fclass_t *k = class_at(p, c->cls[off]);
   row_t *r = row_at(p, k->row);
   row_begin(r);
   if (unregister)
@@ -979,16 +1019,15 @@ static void cancel_own(pool_t *p, chunk_t *c, uint32_t off, uint32_t gs, bool un
     ROW_ADD(r, cancelled, 1);
   ROW_ADD(r, live, (uint64_t)-1);
   row_end(r);
-  slot_release(p, c, off, gs, cw, k->kind);
+  slot_release(p, c, off, gs, k->kind);
 }
 
 static bool cancel_id(nmw_fin_id_t id, bool unregister) {
   uint32_t off, gs;
-  pool_t *p;
-  chunk_t *c = own_live(id, &off, &gs, &p);
+  chunk_t *c = live_of(id, &off, &gs);
   if (!c) return false;
-  if (p != tls_pool) return cancel_remote(c, off, GS_GEN(gs), unregister ? 3 : 2);
-  cancel_own(p, c, off, gs, unregister);
+  if (c->pool != tls_pool) return cancel_remote(c, off, gs, unregister ? 3 : 2);
+  cancel_own(c->pool, c, off, gs, unregister);
   return true;
 }
 
@@ -998,15 +1037,17 @@ bool nmw_core_fin_cancel(nmw_fin_id_t id) { return cancel_id(id, false); }
 
 void nmw_core_fin_set_ref(nmw_fin_id_t id, const void *ref) {
   uint32_t off, gs;
-  pool_t *p;
-  chunk_t *c = ref ? own_live(id, &off, &gs, &p) : NULL;
+  chunk_t *c = ref ? live_of(id, &off, &gs) : NULL;
+  pool_t *p = c ? c->pool : NULL;
   if (!c || p != tls_pool) return; /* another thread's record: not indexed */
-  hot_t *h = &c->hot[off];
-  if (c->cold[off].ref != NULL || class_at(p, CLS_INDEX(h->cls))->kind == NMW_FIN_INSTANCE_DATA)
+  if ((gs & F_HASREF) || class_at(p, c->cls[off])->kind == NMW_FIN_INSTANCE_DATA ||
+      !refs_ready(c))
     return;
-  STR(c->cold[off].ref, ref);
-  ST(h->cls, h->cls | F_HASREF);
-  if (p->ref_index.on && index_reserve(p, &p->ref_index)) index_put(p, &p->ref_index, c->base + off);
+  STR(c->refs[off], ref);
+  uint32_t flags = F_HASREF;
+  if (p->ref_index.on && index_reserve(p, &p->ref_index))
+    flags |= index_put(p, &p->ref_index, c->base + off);
+  set_flags(&c->gs[off], flags);
 }
 
 /* The live record of the calling thread's pool with owner, kind and key
@@ -1019,8 +1060,8 @@ static uint32_t find_key_own(pool_t *p, nmw_owner_t owner, nmw_fin_kind_t kind, 
       uint32_t slot = p->instance_slots[i];
       const chunk_t *c = chunk_at(slot);
       uint32_t off = slot & (CHUNK - 1);
-      if (c->cold[off].ref == key && GS_STATE(LD(c->hot[off].gs)) == S_LIVE &&
-          class_at(p, CLS_INDEX(c->hot[off].cls))->owner == owner)
+      if (ref_of(c, off) == key && GS_STATE(LD(c->gs[off])) == S_LIVE &&
+          class_at(p, c->cls[off])->owner == owner)
         return slot;
     }
     return NONE;
@@ -1032,9 +1073,9 @@ static uint32_t find_key_own(pool_t *p, nmw_owner_t owner, nmw_fin_kind_t kind, 
     uint32_t slot = ix->slots[h];
     const chunk_t *c = chunk_at(slot);
     uint32_t off = slot & (CHUNK - 1);
-    const fclass_t *k = class_at(p, CLS_INDEX(c->hot[off].cls));
+    const fclass_t *k = class_at(p, c->cls[off]);
     if (c->cold[off].data != key || k->owner != owner || k->kind != NMW_FIN_WRAP ||
-        GS_STATE(LD(c->hot[off].gs)) != S_LIVE)
+        GS_STATE(LD(c->gs[off])) != S_LIVE)
       continue;
     if (tag == NMW_ANY_TAG || k->tag == tag) return slot;
     if (found == NONE) found = slot;
@@ -1050,20 +1091,20 @@ static uint32_t find_ref_own(pool_t *p, const void *ref) {
     uint32_t slot = ix->slots[h];
     const chunk_t *c = chunk_at(slot);
     uint32_t off = slot & (CHUNK - 1);
-    if (c->cold[off].ref == ref && GS_STATE(LD(c->hot[off].gs)) == S_LIVE) return slot;
+    if (ref_of(c, off) == ref && GS_STATE(LD(c->gs[off])) == S_LIVE) return slot;
   }
   return NONE;
 }
 
 static nmw_fin_id_t slot_id(uint32_t slot) {
-  return MAKE_ID(GS_GEN(LD(chunk_at(slot)->hot[slot & (CHUNK - 1)].gs)), slot);
+  return MAKE_ID(GS_GEN(LD(chunk_at(slot)->gs[slot & (CHUNK - 1)])), slot);
 }
 
 static bool cancel_slot(pool_t *p, uint32_t slot) {
   if (slot == NONE) return false;
   chunk_t *c = chunk_at(slot);
   uint32_t off = slot & (CHUNK - 1);
-  cancel_own(p, c, off, LD(c->hot[off].gs), false);
+  cancel_own(p, c, off, LD(c->gs[off]), false);
   return true;
 }
 
@@ -1100,17 +1141,16 @@ static NMW_NOINLINE int begin_stale(nmw_fin_id_t id) {
   uint32_t off;
   chunk_t *c = chunk_of(id, &off);
   if (c) {
-    const hot_t *h = &c->hot[off];
-    uint32_t gs = LDA(h->gs), gen = (uint32_t)ID_GEN(id);
+    uint32_t gs = LDA(c->gs[off]), gen = (uint32_t)ID_GEN(id);
     bool same = (GS_STATE(gs) == S_FREE && GS_GEN(gs) == NEXT_GEN(gen)) ||
                 (GS_STATE(gs) >= S_RUN_GC && GS_GEN(gs) == gen);
-    const fclass_t *k = same ? class_at_ro(c->pool, CLS_INDEX(LDA(h->cls))) : NULL;
+    const fclass_t *k = same ? class_at_ro(c->pool, LDA(c->cls[off])) : NULL;
     if (k) site = LDA(k->site);
-    if (LD(h->gs) != gs) site = NULL; /* reused meanwhile */
+    if (LD(c->gs[off]) != gs) site = NULL; /* reused meanwhile */
   }
   char detail[96];
   snprintf(detail, sizeof detail, "the finalizer of record %llu ran again",
-           (unsigned long long)id);
+           (unsigned long long)ID_OF(id));
   nmw__misuse(NMW_MISUSE_DOUBLE_FINALIZE, site, detail);
   return NMW_ENOENT;
 }
@@ -1119,7 +1159,7 @@ static NMW_NOINLINE void report_gone(nmw_fin_id_t id, uint8_t kind, nmw_site_t *
   char detail[128];
   snprintf(detail, sizeof detail,
            "the %s finalizer of record %llu ran after its environment was gone",
-           kind_names[kind], (unsigned long long)id);
+           kind_names[kind], (unsigned long long)ID_OF(id));
   nmw__misuse(NMW_MISUSE_FINALIZE_AFTER_TEARDOWN, site, detail);
 }
 
@@ -1133,42 +1173,46 @@ static inline bool at_teardown_of(nmw_owner_t owner, bool *gone) {
 
 static NMW_NOINLINE int begin_remote(nmw_fin_id_t id, chunk_t *c, uint32_t off, uint32_t gs,
                                      nmw_fin_call_t *out) {
-  hot_t *h = &c->hot[off];
-  uint32_t cw = LDA(h->cls);
-  const fclass_t *k = class_at_ro(c->pool, CLS_INDEX(cw));
+  const fclass_t *k = class_at_ro(c->pool, LDA(c->cls[off]));
   if (!k) return begin_stale(id);
   bool gone;
   bool teardown = at_teardown_of(LDA(k->owner), &gone);
-  if (!claim(h, gs, GS(GS_GEN(gs), teardown ? S_RUN_TD : S_RUN_GC))) return begin_stale(id);
+  if (!claim(&c->gs[off], gs, (gs & ~3u) | (teardown ? S_RUN_TD : S_RUN_GC)))
+    return begin_stale(id);
   uint8_t kind = LDA(k->kind);
   out->cb = LDA(k->cb);
   out->hint = LDA(k->hint);
   out->kind = (nmw_fin_kind_t)kind;
   out->at_teardown = teardown;
-  out->ref = (cw & F_HASREF) ? LDA(c->cold[off].ref) : NULL;
+  const void **refs = LDA(c->refs);
+  out->ref = (gs & F_HASREF) && refs ? LDA(refs[off]) : NULL;
   if (gone) report_gone(id, kind, LDA(k->site));
   return NMW_OK;
+}
+
+/* The class of the calling thread's record: from its hint when it has one. */
+static inline uint32_t class_of(const pool_t *p, const chunk_t *c, uint32_t off, nmw_fin_id_t id) {
+  uint32_t ci = HINT_CLS(id);
+  return NMW_LIKELY(ci != 0 && ci <= p->ncls) ? ci - 1 : c->cls[off];
 }
 
 int nmw_core_fin_begin(nmw_fin_id_t id, nmw_fin_call_t *out) {
   uint32_t off;
   chunk_t *c = chunk_of(id, &off);
   if (NMW_UNLIKELY(!c)) return begin_stale(id);
-  hot_t *h = &c->hot[off];
-  uint32_t gs = LDA(h->gs);
-  if (NMW_UNLIKELY(gs != GS(ID_GEN(id), S_LIVE))) return begin_stale(id);
+  uint32_t gs = LDA(c->gs[off]);
+  if (NMW_UNLIKELY(GS_BARE(gs) != GS(ID_GEN(id), S_LIVE))) return begin_stale(id);
   pool_t *p = c->pool;
   if (NMW_UNLIKELY(p != tls_pool)) return begin_remote(id, c, off, gs, out);
-  uint32_t cw = h->cls;
-  const fclass_t *k = class_at(p, CLS_INDEX(cw));
+  const fclass_t *k = class_at(p, class_of(p, c, off, id));
   bool gone;
   bool teardown = at_teardown_of(k->owner, &gone);
-  ST(h->gs, GS(GS_GEN(gs), teardown ? S_RUN_TD : S_RUN_GC));
+  ST(c->gs[off], (gs & ~3u) | (teardown ? S_RUN_TD : S_RUN_GC));
   out->cb = k->cb;
   out->hint = k->hint;
   out->kind = (nmw_fin_kind_t)k->kind;
   out->at_teardown = teardown;
-  out->ref = NMW_UNLIKELY(cw & F_HASREF) ? c->cold[off].ref : NULL;
+  out->ref = NMW_UNLIKELY(gs & F_HASREF) ? c->refs[off] : NULL;
   if (NMW_UNLIKELY(gone)) report_gone(id, k->kind, k->site);
   return NMW_OK;
 }
@@ -1177,17 +1221,16 @@ void nmw_core_fin_end(nmw_fin_id_t id, uint64_t duration_ns, bool at_teardown) {
   uint32_t off;
   chunk_t *c = chunk_of(id, &off);
   if (NMW_UNLIKELY(!c)) return;
-  hot_t *h = &c->hot[off];
-  uint32_t gs = LDA(h->gs);
+  uint32_t gs = LDA(c->gs[off]);
   if (NMW_UNLIKELY(GS_GEN(gs) != ID_GEN(id) || GS_STATE(gs) < S_RUN_GC)) return;
   bool by_gc = GS_STATE(gs) == S_RUN_GC && !at_teardown;
   pool_t *p = c->pool;
   if (NMW_UNLIKELY(p != tls_pool)) {
-    if (claim(h, gs, GS(NEXT_GEN(GS_GEN(gs)), S_FREE))) count_remote(c, off, by_gc ? 0 : 1, duration_ns);
+    if (claim(&c->gs[off], gs, GS(NEXT_GEN(GS_GEN(gs)), S_FREE)))
+      count_remote(c, off, gs & F_ALL, by_gc ? 0 : 1, duration_ns);
     return;
   }
-  uint32_t cw = h->cls;
-  const fclass_t *k = class_at(p, CLS_INDEX(cw));
+  const fclass_t *k = class_at(p, class_of(p, c, off, id));
   row_t *r = row_at(p, k->row);
   row_begin(r);
   if (by_gc)
@@ -1199,7 +1242,7 @@ void nmw_core_fin_end(nmw_fin_id_t id, uint64_t duration_ns, bool at_teardown) {
   ROW_ADD(r, total_ns, duration_ns);
   if (duration_ns > r->max_ns) STR(r->max_ns, duration_ns);
   row_end(r);
-  slot_release(p, c, off, gs, cw, k->kind);
+  slot_release(p, c, off, gs, k->kind);
 }
 
 /* ---- reading (any thread, under lock) ---- */
@@ -1230,7 +1273,7 @@ static bool row_copy(const row_t *r, nmw_owner_t *owner, nmw_tag_t *tag, nmw_fin
 
 /* A live record as a reader sees it. */
 typedef struct view {
-  uint32_t gs, cw;
+  uint32_t gs;
   nmw_owner_t owner;
   nmw_tag_t tag;
   nmw_fin_kind_t kind;
@@ -1239,11 +1282,9 @@ typedef struct view {
 } view_t;
 
 static bool view_live(const chunk_t *c, uint32_t off, view_t *v) {
-  const hot_t *h = &c->hot[off];
-  v->gs = LDA(h->gs);
+  v->gs = LDA(c->gs[off]);
   if (GS_STATE(v->gs) != S_LIVE) return false;
-  v->cw = LDA(h->cls);
-  const fclass_t *k = class_at_ro(c->pool, CLS_INDEX(v->cw));
+  const fclass_t *k = class_at_ro(c->pool, LDA(c->cls[off]));
   if (!k) return false;
   v->owner = LDA(k->owner);
   v->tag = LDA(k->tag);
@@ -1251,7 +1292,7 @@ static bool view_live(const chunk_t *c, uint32_t off, view_t *v) {
   v->site = LDA(k->site);
   v->registered_ns = LDA(c->cold[off].registered_ns);
   /* Unchanged meanwhile: the copy is of this record (its generation would have moved). */
-  return LD(h->gs) == v->gs && owner_current(v->owner);
+  return GS_BARE(LD(c->gs[off])) == GS_BARE(v->gs) && owner_current(v->owner);
 }
 
 static bool selected(nmw_owner_t of, nmw_owner_t owner, bool all) { return all || of == owner; }
@@ -1436,7 +1477,7 @@ size_t nmw_core_fin_live(nmw_owner_t owner, bool all, nmw_tag_t tag, uint64_t re
     }
   }
 sorted:
-  qsort(list, found, sizeof *list, by_time); /* registration order */
+  if (found > 1) qsort(list, found, sizeof *list, by_time); /* registration order */
   size_t n = found < cap ? found : cap;
   for (size_t k = 0; k < n; k++) {
     const view_t *v = &list[k].v;
@@ -1451,12 +1492,13 @@ sorted:
     row->line = v->site ? v->site->line : 0;
     row->registered_ns = v->registered_ns;
     row->stack = NULL;
-    if (with_stacks && (v->cw & F_STACK)) {
+    if (with_stacks && (v->gs & F_STACK)) {
       const chunk_t *c = chunk_at(slot);
       uint32_t off = slot & (CHUNK - 1);
       uv_mutex_lock(&stack_lock);
       /* Still the same record: its stack cannot be freed while the lock is held. */
-      const char *stack = c->stacks && LD(c->hot[off].gs) == v->gs ? c->stacks[off] : NULL;
+      const char *stack =
+          c->stacks && GS_BARE(LD(c->gs[off])) == GS_BARE(v->gs) ? c->stacks[off] : NULL;
       if (stack) {
         size_t len = strlen(stack) + 1;
         row->stack = malloc(len);
