@@ -37,6 +37,12 @@
 
 static atomic_bool capture_stacks;
 
+#if defined(__GNUC__) || defined(__clang__)
+#define NMW_FIN_NOINLINE __attribute__((noinline))
+#else
+#define NMW_FIN_NOINLINE
+#endif
+
 /* Per JS thread: native-memwatch's own env there and its stack function
  * (lib/finalizers.js), and whether a finalizer is running (no JS then). */
 typedef struct fin_thread {
@@ -49,10 +55,8 @@ static _Thread_local fin_thread_t fin_tls;
 
 /* The JS stack at the twin's call, or NULL (disabled, no stack function on this
  * thread, inside a finalizer, an exception pending, JS refused at teardown). */
-static char *capture_stack(napi_env caller) {
-  if (!atomic_load_explicit(&capture_stacks, memory_order_relaxed) || fin_tls.in_finalizer ||
-      fin_tls.js_env == NULL || fin_tls.stack_fn == NULL)
-    return NULL;
+static NMW_FIN_NOINLINE char *capture_stack_now(napi_env caller) {
+  if (fin_tls.in_finalizer || fin_tls.js_env == NULL || fin_tls.stack_fn == NULL) return NULL;
   bool pending = false;
   if (napi_is_exception_pending(caller, &pending) != napi_ok || pending) return NULL;
   napi_env env = fin_tls.js_env;
@@ -78,6 +82,11 @@ static char *capture_stack(napi_env caller) {
   return out;
 }
 
+static inline char *capture_stack(napi_env caller) {
+  return atomic_load_explicit(&capture_stacks, memory_order_relaxed) ? capture_stack_now(caller)
+                                                                     : NULL;
+}
+
 /* ---- finalizer durations ----
  * Two clock reads per finalizer. uv_hrtime (clock_gettime) costs ~24 ns a read
  * here; the invariant TSC of x86-64 ~10 ns, so it is used where the CPU says it
@@ -89,7 +98,9 @@ static char *capture_stack(napi_env caller) {
 #define FIN_TSC 1
 #endif
 
-static _Atomic double ns_per_tick; /* 0: not calibrated (yet), use uv_hrtime */
+/* Nanoseconds per TSC tick as a 32.32 fixed-point factor: 0 while not
+ * calibrated (yet), then uv_hrtime is used. */
+static _Atomic uint64_t tick_mult;
 #ifdef FIN_TSC
 static uint64_t cal_tick, cal_ns;
 static atomic_bool cal_started;
@@ -109,27 +120,28 @@ static void fin_clock_init(void) {
 
 typedef struct fin_clock {
   uint64_t start;
-  bool ticks;
+  uint64_t mult; /* tick_mult when started in ticks, else 0 */
 } fin_clock_t;
 
 static inline fin_clock_t fin_clock_start(void) {
 #ifdef FIN_TSC
-  if (atomic_load_explicit(&ns_per_tick, memory_order_relaxed) != 0)
-    return (fin_clock_t){__rdtsc(), true};
+  uint64_t mult = atomic_load_explicit(&tick_mult, memory_order_relaxed);
+  if (mult != 0) return (fin_clock_t){__rdtsc(), mult};
 #endif
-  return (fin_clock_t){uv_hrtime(), false};
+  return (fin_clock_t){uv_hrtime(), 0};
 }
 
 static inline uint64_t fin_clock_elapsed(fin_clock_t c) {
 #ifdef FIN_TSC
-  if (c.ticks)
-    return (uint64_t)((double)(__rdtsc() - c.start) *
-                      atomic_load_explicit(&ns_per_tick, memory_order_relaxed));
+  if (c.mult != 0) return (uint64_t)(((unsigned __int128)(__rdtsc() - c.start) * c.mult) >> 32);
 #endif
   uint64_t now = uv_hrtime();
 #ifdef FIN_TSC
-  if (atomic_load_explicit(&cal_started, memory_order_relaxed) && now - cal_ns > 50000000u)
-    atomic_store(&ns_per_tick, (double)(now - cal_ns) / (double)(__rdtsc() - cal_tick));
+  if (atomic_load_explicit(&cal_started, memory_order_relaxed) && now - cal_ns > 50000000u) {
+    double ns_per_tick = (double)(now - cal_ns) / (double)(__rdtsc() - cal_tick);
+    uint64_t mult = (uint64_t)(ns_per_tick * 4294967296.0 + 0.5);
+    atomic_store(&tick_mult, mult ? mult : 1);
+  }
 #endif
   return now - c.start;
 }
@@ -173,7 +185,7 @@ static void fin_trampoline(napi_env env, void *data, void *hint) {
     fin_tls.running_ref = outer_ref;
     fin_tls.in_finalizer--;
   }
-  nmw_core_fin_end(id, fin_clock_elapsed(clock), at_teardown);
+  nmw_core_fin_end_call(&call, fin_clock_elapsed(clock), at_teardown);
 }
 
 /* ---- the twins ---- */

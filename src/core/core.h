@@ -376,9 +376,16 @@ typedef struct nmw_fin_call {
   nmw_fin_kind_t kind;
   bool at_teardown; /* as begin classified it */
   const void *ref;  /* the reference set by nmw_core_fin_set_ref, or NULL */
+  /* begin's own, for nmw_core_fin_end_call */
+  nmw_fin_id_t id_;
+  void *chunk_;
+  const void *class_;
+  uint32_t off_;
 } nmw_fin_call_t;
 int nmw_core_fin_begin(nmw_fin_id_t id, nmw_fin_call_t *out);
 void nmw_core_fin_end(nmw_fin_id_t id, uint64_t duration_ns, bool at_teardown);
+/* end for the call begin filled (what the trampoline uses: no second lookup). */
+void nmw_core_fin_end_call(const nmw_fin_call_t *call, uint64_t duration_ns, bool at_teardown);
 
 /* Per-tag counters of one owner (all: every owner, summed per tag). Fills up to
  * cap rows (cap 0: rows may be NULL) and returns how many there are; total (may

@@ -169,6 +169,7 @@ typedef struct fclass {
   uint8_t used;
   uint32_t refs;      /* slots naming it: the pool's thread */
   uint32_t next_free; /* the pool's thread */
+  struct row *rowp;   /* its row (the pool's thread) */
 } fclass_t;
 
 /* The counters of one (owner, tag) in one pool. */
@@ -195,15 +196,26 @@ typedef struct index {
 } index_t;
 
 struct pool {
-  /* The pool's thread, except what readers load atomically. First cache line:
-   * what a registration uses. */
-  fclass_t *last_k; /* the class of the last registration, or NULL */
-  row_t *last_row;  /* its row */
-  uint32_t free_count, last_cls, cur_chunk, cur_word; /* no free bit before the cursor */
+  /* The pool's thread, except what readers load atomically. Line 0: what a
+   * registration reads, the key of its last class first (its copy: the class
+   * itself need not be read). */
+  nmw_finalize_fn k_cb;
+  void *k_hint;
+  nmw_site_t *k_site;
+  nmw_owner_t k_owner;
+  uint16_t k_tag;
+  uint8_t k_kind; /* NMW_FIN_KIND_COUNT: no last class */
+  bool k_slow;    /* the wrap index is on: registrations take the long way */
+  uint32_t last_cls;
+  row_t *last_row; /* the last class's row */
+  chunk_t *cur;    /* the cursor: no free bit before word cur_word of chunk cur_chunk */
+  uint32_t cur_chunk, cur_word;
+  /* Line 1: counters, and what a finalization reads. */
   uint64_t last_ns;
   int64_t live, peak; /* records in the pool (less those other threads released) */
+  uint32_t free_count, ncls;
   fclass_t *cls_pages[PG_COUNT]; /* published with release */
-  uint32_t ncls, cls_free, live_cls;
+  uint32_t cls_free, live_cls;
   uint32_t *cls_hash;
   uint32_t cls_hash_cap, cls_hash_count;
   chunk_t **chunks;
@@ -357,6 +369,7 @@ static pool_t *pool_new_locked(void) {
   if (!p) return NULL;
   p->cls_free = NONE;
   p->last_cls = NONE;
+  p->k_kind = NMW_FIN_KIND_COUNT;
   p->wrap_index.wrap = true;
   ADD(env_bytes, (uint64_t)sizeof *p);
   p->next_all = all_pools;
@@ -434,6 +447,7 @@ static bool pool_grow(pool_t *p) {
   }
   ADD(record_bytes, (uint64_t)sizeof *c);
   p->chunks[p->nchunks++] = c;
+  if (p->cur == NULL) p->cur = c;
   p->free_count += CHUNK;
   return true;
 }
@@ -446,13 +460,11 @@ static inline chunk_t *slot_take(pool_t *p, uint32_t *off) {
     pool_drain(p);
     if (p->free_count == 0 && !pool_grow(p)) return NULL;
   }
-  for (uint32_t ci = p->cur_chunk;; ci++) {
-    chunk_t *c = p->chunks[ci];
-    for (uint32_t w = ci == p->cur_chunk ? p->cur_word : 0; w < CHUNK / 64; w++) {
-      uint64_t bits = c->free_bits[w];
-      if (bits == 0) continue;
+  chunk_t *c = p->cur;
+  for (uint32_t ci = p->cur_chunk, w = p->cur_word;;) {
+    uint64_t bits = c->free_bits[w];
+    if (NMW_LIKELY(bits != 0)) {
       c->free_bits[w] = bits & (bits - 1);
-      p->cur_chunk = ci;
       p->cur_word = w;
       p->free_count--;
       uint32_t o = w * 64 + (uint32_t)__builtin_ctzll(bits);
@@ -464,6 +476,12 @@ static inline chunk_t *slot_take(pool_t *p, uint32_t *off) {
       *off = o;
       return c;
     }
+    if (++w == CHUNK / 64) {
+      w = 0;
+      c = p->chunks[++ci];
+      p->cur_chunk = ci;
+      p->cur = c;
+    }
   }
 }
 
@@ -472,6 +490,7 @@ static inline void slot_give_back(pool_t *p, chunk_t *c, uint32_t off) {
   c->free_bits[w] |= UINT64_C(1) << (off % 64);
   if (c->pos < p->cur_chunk || (c->pos == p->cur_chunk && w < p->cur_word)) {
     p->cur_chunk = c->pos;
+    p->cur = c;
     p->cur_word = w;
   }
   p->free_count++;
@@ -662,6 +681,7 @@ static NMW_NOINLINE uint32_t class_find(pool_t *p, const nmw_fin_reg_t *reg, nmw
   STR(k->tag, (uint16_t)tag);
   STR(k->kind, (uint8_t)reg->kind);
   STR(k->row, row);
+  k->rowp = row_at(p, row);
   k->used = 1;
   k->refs = 0;
   row_at(p, row)->classes++;
@@ -674,18 +694,24 @@ static NMW_NOINLINE uint32_t class_find(pool_t *p, const nmw_fin_reg_t *reg, nmw
 /* The class of a registration (the last one used, usually: then the tag was
  * checked when the class was made). */
 static inline uint32_t class_for(pool_t *p, const nmw_fin_reg_t *reg) {
-  const fclass_t *k = p->last_k;
-  if (NMW_LIKELY(k != NULL) && k->cb == reg->cb && k->hint == reg->hint && k->site == reg->site &&
-      k->owner == reg->owner && k->tag == reg->tag && k->kind == (uint8_t)reg->kind)
+  if (NMW_LIKELY(p->k_cb == reg->cb && p->k_hint == reg->hint && p->k_site == reg->site &&
+                 p->k_owner == reg->owner && p->k_tag == reg->tag &&
+                 p->k_kind == (uint8_t)reg->kind))
     return p->last_cls;
   nmw_tag_t tag =
       reg->tag < atomic_load_explicit(&nmw__g.tag_count, memory_order_acquire) ? reg->tag
                                                                                 : NMW_UNTAGGED;
   uint32_t i = class_find(p, reg, tag);
   if (i != NONE) {
+    fclass_t *k = class_at(p, i);
     p->last_cls = i;
-    p->last_k = class_at(p, i);
-    p->last_row = row_at(p, p->last_k->row);
+    p->last_row = k->rowp;
+    p->k_cb = k->cb;
+    p->k_hint = k->hint;
+    p->k_site = k->site;
+    p->k_owner = k->owner;
+    p->k_tag = k->tag;
+    p->k_kind = k->kind;
   }
   return i;
 }
@@ -701,7 +727,7 @@ static void class_unref(pool_t *p, uint32_t i) {
   p->cls_free = i;
   if (p->last_cls == i) {
     p->last_cls = NONE;
-    p->last_k = NULL;
+    p->k_kind = NMW_FIN_KIND_COUNT; /* matches no registration */
   }
   ST(p->live_cls, p->live_cls - 1);
 }
@@ -760,6 +786,7 @@ static bool index_on(pool_t *p, index_t *ix) {
     }
   }
   ix->on = true;
+  if (ix->wrap) p->k_slow = true; /* registrations of wraps enter it */
   return true;
 }
 
@@ -820,7 +847,7 @@ static NMW_NOINLINE void slot_extras(pool_t *p, chunk_t *c, uint32_t off, uint32
 }
 
 /* Releases a live or running slot of the calling thread's pool. */
-static inline void slot_release(pool_t *p, chunk_t *c, uint32_t off, uint32_t gs, uint8_t kind) {
+NMW_INLINE void slot_release(pool_t *p, chunk_t *c, uint32_t off, uint32_t gs, uint8_t kind) {
   STR(c->gs[off], GS(NEXT_GEN(GS_GEN(gs)), S_FREE));
   if (NMW_UNLIKELY((gs & F_ALL) || kind == NMW_FIN_INSTANCE_DATA))
     slot_extras(p, c, off, gs & F_ALL, kind);
@@ -877,7 +904,57 @@ static NMW_NOINLINE int register_failed(pool_t *p, uint32_t ci, int rc, char *st
   return rc;
 }
 
-int nmw_core_fin_register_hint(const nmw_fin_reg_t *reg, nmw_fin_id_t *out, uint64_t *hint) {
+/* Gives slot off of c class ci (the class of its last record, kept until now,
+ * loses it); returns the slot's generation. */
+NMW_INLINE uint32_t slot_class(pool_t *p, chunk_t *c, uint32_t off, uint32_t ci) {
+  uint32_t gen = GS_GEN(LD(c->gs[off]));
+  if (NMW_UNLIKELY(gen == 0)) {
+    gen = 1; /* never used */
+    class_at(p, ci)->refs++;
+    STR(c->cls[off], ci);
+  } else if (NMW_UNLIKELY(c->cls[off] != ci)) {
+    class_at(p, ci)->refs++;
+    class_unref(p, c->cls[off]);
+    STR(c->cls[off], ci);
+  }
+  return gen;
+}
+
+/* Completes a registration in slot off of c (its class given): what every
+ * registration ends with. */
+NMW_INLINE nmw_fin_id_t record_write(pool_t *p, chunk_t *c, uint32_t off, uint32_t gen,
+                                            uint32_t ci, void *data, uint32_t flags,
+                                            uint64_t *hint) {
+  /* Strictly increasing: the time also orders the thread's registrations. */
+  uint64_t now = coarse_now();
+  if (now <= p->last_ns) now = p->last_ns + 1;
+  p->last_ns = now;
+  STR(c->cold[off].registered_ns, now);
+  STR(c->cold[off].data, data);
+  STR(c->gs[off], GS(gen, S_LIVE) | flags);
+  row_t *r = p->last_row;
+  uint32_t seq = r->seq;
+  ST(r->seq, seq + 1); /* odd: see row_begin */
+  ROW_ADD(r, registered, 1);
+  ROW_ADD(r, live, 1);
+  STR(r->seq, seq + 2);
+  ST(p->live, p->live + 1);
+  if (p->live > p->peak) ST(p->peak, p->live);
+  nmw_fin_id_t id = MAKE_ID(gen, c->base + off);
+#ifdef HINT_CLS_SHIFT
+  *hint = id | (ci < HINT_CLS_MAX ? (uint64_t)(ci + 1) << HINT_CLS_SHIFT : 0);
+#else
+  (void)ci;
+  *hint = id;
+#endif
+  return id;
+}
+
+/* Every registration the common case does not take: a first one on the thread,
+ * a new class or environment, instance data, a stack, the wrap index on, a new
+ * chunk, failures. */
+static NMW_NOINLINE int register_slow(const nmw_fin_reg_t *reg, nmw_fin_id_t *out,
+                                      uint64_t *hint) {
   if (NMW_UNLIKELY(reg->stack != NULL)) account_stack(reg->stack, true); /* ours from here */
   if (NMW_UNLIKELY((unsigned)reg->kind >= NMW_FIN_KIND_COUNT)) {
     free_stack(reg->stack);
@@ -888,10 +965,9 @@ int nmw_core_fin_register_hint(const nmw_fin_reg_t *reg, nmw_fin_id_t *out, uint
   if (NMW_UNLIKELY(!owner_current(reg->owner))) env_claim(reg->owner);
   uint32_t ci = class_for(p, reg);
   if (NMW_UNLIKELY(ci == NONE)) return register_failed(p, NONE, NMW_ENOMEM, reg->stack);
-  fclass_t *k = p->last_k;
   bool instance = reg->kind == NMW_FIN_INSTANCE_DATA;
-  bool keyed = reg->kind == NMW_FIN_WRAP && p->wrap_index.on;
-  if (NMW_UNLIKELY(keyed || instance)) {
+  bool keyed = p->k_slow && reg->kind == NMW_FIN_WRAP;
+  if (keyed || instance) {
     int rc = register_room(p, keyed, instance);
     if (rc != NMW_OK) return register_failed(p, ci, rc, reg->stack);
   }
@@ -902,48 +978,55 @@ int nmw_core_fin_register_hint(const nmw_fin_reg_t *reg, nmw_fin_id_t *out, uint
                            (uint64_t)LD(ndir) * CHUNK >= (uint64_t)CHUNKS_MAX * CHUNK ? NMW_ENOSPC
                                                                                      : NMW_ENOMEM,
                            reg->stack);
-  if (NMW_UNLIKELY(instance) && !refs_ready(c)) {
+  if (instance && !refs_ready(c)) {
     slot_give_back(p, c, off);
     return register_failed(p, ci, NMW_ENOMEM, reg->stack);
   }
-  uint32_t gen = GS_GEN(LD(c->gs[off]));
-  if (gen == 0) {
-    gen = 1; /* never used */
-    k->refs++;
-  } else if (c->cls[off] != ci) {
-    k->refs++;
-    class_unref(p, c->cls[off]); /* the class of the slot's last record */
-  }
-  /* Strictly increasing: the time also orders the thread's registrations. */
-  uint64_t now = coarse_now();
-  if (now <= p->last_ns) now = p->last_ns + 1;
-  p->last_ns = now;
-  cold_t *cd = &c->cold[off];
-  STR(cd->registered_ns, now);
-  STR(cd->data, reg->data);
-  STR(c->cls[off], ci);
   uint32_t index = c->base + off, flags = 0;
-  if (NMW_UNLIKELY(instance)) {
+  uint32_t gen = slot_class(p, c, off, ci);
+  if (instance) {
     STR(c->refs[off], reg->key);
     p->instance_slots[p->instance_count++] = index;
   }
-  if (NMW_UNLIKELY(reg->stack != NULL) && stack_put(c, off, reg->stack)) flags |= F_STACK;
-  if (NMW_UNLIKELY(keyed)) flags |= index_put(p, &p->wrap_index, index);
-  STR(c->gs[off], GS(gen, S_LIVE) | flags);
-  row_t *r = p->last_row;
-  row_begin(r);
-  ROW_ADD(r, registered, 1);
-  ROW_ADD(r, live, 1);
-  row_end(r);
-  ST(p->live, p->live + 1);
-  if (p->live > p->peak) ST(p->peak, p->live);
-  *out = MAKE_ID(gen, index);
-#ifdef HINT_CLS_SHIFT
-  if (hint) *hint = *out | (ci < HINT_CLS_MAX ? (uint64_t)(ci + 1) << HINT_CLS_SHIFT : 0);
-#else
-  if (hint) *hint = *out;
-#endif
+  if (reg->stack != NULL && stack_put(c, off, reg->stack)) flags |= F_STACK;
+  if (keyed) {
+    STR(c->cold[off].data, reg->data); /* the index hashes it */
+    flags |= index_put(p, &p->wrap_index, index);
+  }
+  uint64_t h;
+  *out = record_write(p, c, off, gen, ci, reg->data, flags, &h);
+  if (hint) *hint = h;
   return NMW_OK;
+}
+
+int nmw_core_fin_register_hint(const nmw_fin_reg_t *reg, nmw_fin_id_t *out, uint64_t *hint) {
+  pool_t *p = tls_pool;
+  /* The common case: the thread's last class again, a free slot at the cursor. */
+  if (NMW_LIKELY(p != NULL) && p->k_cb == reg->cb && p->k_hint == reg->hint &&
+      p->k_site == reg->site && p->k_owner == reg->owner && p->k_tag == reg->tag &&
+      p->k_kind == (uint8_t)reg->kind && reg->kind != NMW_FIN_INSTANCE_DATA && !p->k_slow &&
+      reg->stack == NULL && owner_current(reg->owner)) {
+    chunk_t *c = p->cur;
+    uint32_t w = p->cur_word;
+    uint64_t bits = c->free_bits[w];
+    if (NMW_LIKELY(bits != 0)) {
+      c->free_bits[w] = bits & (bits - 1);
+      p->free_count--;
+      uint32_t off = w * 64 + (uint32_t)__builtin_ctzll(bits);
+      if (off + 1 < CHUNK) {
+        __builtin_prefetch(&c->gs[off + 1], 1);
+        __builtin_prefetch(&c->cls[off + 1], 1);
+        __builtin_prefetch(&c->cold[off + 1], 1);
+      }
+      uint32_t ci = p->last_cls;
+      uint32_t gen = slot_class(p, c, off, ci);
+      uint64_t h;
+      *out = record_write(p, c, off, gen, ci, reg->data, 0, &h);
+      if (hint) *hint = h;
+      return NMW_OK;
+    }
+  }
+  return register_slow(reg, out, hint);
 }
 
 int nmw_core_fin_register(const nmw_fin_reg_t *reg, nmw_fin_id_t *out) {
@@ -1166,7 +1249,13 @@ static NMW_NOINLINE void report_gone(nmw_fin_id_t id, uint8_t kind, nmw_site_t *
 /* Whether a finalization of owner's record counts at teardown: its owner is no
  * longer live (gone: its slot free or reused), or its environment is exiting. */
 static inline bool at_teardown_of(nmw_owner_t owner, bool *gone) {
-  nmw_owner_state_t state = owner == 0 ? NMW_OWNER_LIVE : nmw_core_owner_state(owner);
+  nmw_owner_state_t state = NMW_OWNER_LIVE;
+  if (owner != 0) { /* nmw_core_owner_state, inline */
+    nmw_owner_slot_t *o = &nmw__owners[NMW_OWNER_INDEX(owner)];
+    state = atomic_load_explicit(&o->id, memory_order_acquire) != owner
+                ? NMW_OWNER_FREE
+                : (nmw_owner_state_t)atomic_load_explicit(&o->state, memory_order_acquire);
+  }
   *gone = state == NMW_OWNER_FREE;
   return state != NMW_OWNER_LIVE || LD(envs[NMW_OWNER_INDEX(owner)].exiting);
 }
@@ -1186,6 +1275,10 @@ static NMW_NOINLINE int begin_remote(nmw_fin_id_t id, chunk_t *c, uint32_t off, 
   out->at_teardown = teardown;
   const void **refs = LDA(c->refs);
   out->ref = (gs & F_HASREF) && refs ? LDA(refs[off]) : NULL;
+  out->id_ = id;
+  out->chunk_ = NULL; /* end_call takes the other threads' path */
+  out->class_ = NULL;
+  out->off_ = 0;
   if (gone) report_gone(id, kind, LDA(k->site));
   return NMW_OK;
 }
@@ -1213,8 +1306,30 @@ int nmw_core_fin_begin(nmw_fin_id_t id, nmw_fin_call_t *out) {
   out->kind = (nmw_fin_kind_t)k->kind;
   out->at_teardown = teardown;
   out->ref = NMW_UNLIKELY(gs & F_HASREF) ? c->refs[off] : NULL;
+  out->id_ = id;
+  out->chunk_ = c;
+  out->class_ = k;
+  out->off_ = off;
   if (NMW_UNLIKELY(gone)) report_gone(id, k->kind, k->site);
   return NMW_OK;
+}
+
+/* Ends a running record of the calling thread's pool. */
+NMW_INLINE void end_own(pool_t *p, chunk_t *c, uint32_t off, uint32_t gs, const fclass_t *k,
+                           uint64_t duration_ns, bool at_teardown) {
+  row_t *r = k->rowp;
+  uint32_t seq = r->seq;
+  ST(r->seq, seq + 1);
+  if (GS_STATE(gs) == S_RUN_GC && !at_teardown)
+    ROW_ADD(r, finalized_gc, 1);
+  else
+    ROW_ADD(r, finalized_teardown, 1);
+  ROW_ADD(r, live, (uint64_t)-1);
+  ROW_ADD(r, hist[hist_bucket(duration_ns)], 1);
+  ROW_ADD(r, total_ns, duration_ns);
+  if (duration_ns > r->max_ns) STR(r->max_ns, duration_ns);
+  STR(r->seq, seq + 2);
+  slot_release(p, c, off, gs, k->kind);
 }
 
 void nmw_core_fin_end(nmw_fin_id_t id, uint64_t duration_ns, bool at_teardown) {
@@ -1223,26 +1338,25 @@ void nmw_core_fin_end(nmw_fin_id_t id, uint64_t duration_ns, bool at_teardown) {
   if (NMW_UNLIKELY(!c)) return;
   uint32_t gs = LDA(c->gs[off]);
   if (NMW_UNLIKELY(GS_GEN(gs) != ID_GEN(id) || GS_STATE(gs) < S_RUN_GC)) return;
-  bool by_gc = GS_STATE(gs) == S_RUN_GC && !at_teardown;
   pool_t *p = c->pool;
   if (NMW_UNLIKELY(p != tls_pool)) {
+    bool by_gc = GS_STATE(gs) == S_RUN_GC && !at_teardown;
     if (claim(&c->gs[off], gs, GS(NEXT_GEN(GS_GEN(gs)), S_FREE)))
       count_remote(c, off, gs & F_ALL, by_gc ? 0 : 1, duration_ns);
     return;
   }
-  const fclass_t *k = class_at(p, class_of(p, c, off, id));
-  row_t *r = row_at(p, k->row);
-  row_begin(r);
-  if (by_gc)
-    ROW_ADD(r, finalized_gc, 1);
-  else
-    ROW_ADD(r, finalized_teardown, 1);
-  ROW_ADD(r, live, (uint64_t)-1);
-  ROW_ADD(r, hist[hist_bucket(duration_ns)], 1);
-  ROW_ADD(r, total_ns, duration_ns);
-  if (duration_ns > r->max_ns) STR(r->max_ns, duration_ns);
-  row_end(r);
-  slot_release(p, c, off, gs, k->kind);
+  end_own(p, c, off, gs, class_at(p, class_of(p, c, off, id)), duration_ns, at_teardown);
+}
+
+void nmw_core_fin_end_call(const nmw_fin_call_t *call, uint64_t duration_ns, bool at_teardown) {
+  chunk_t *c = call->chunk_;
+  if (NMW_UNLIKELY(c == NULL || c->pool != tls_pool)) {
+    nmw_core_fin_end(call->id_, duration_ns, at_teardown);
+    return;
+  }
+  uint32_t gs = LD(c->gs[call->off_]); /* running: only this thread changes it */
+  if (NMW_UNLIKELY(GS_GEN(gs) != ID_GEN(call->id_) || GS_STATE(gs) < S_RUN_GC)) return;
+  end_own(c->pool, c, call->off_, gs, call->class_, duration_ns, at_teardown);
 }
 
 /* ---- reading (any thread, under lock) ---- */

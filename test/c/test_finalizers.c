@@ -48,7 +48,7 @@ static int run_with(nmw_fin_id_t id, void *data, uint64_t duration_ns) {
   int rc = nmw_core_fin_begin(id, &call);
   if (rc != NMW_OK) return rc;
   if (call.cb) call.cb(NULL, data, call.hint);
-  nmw_core_fin_end(id, duration_ns, false);
+  nmw_core_fin_end_call(&call, duration_ns, false);
   return NMW_OK;
 }
 
@@ -603,10 +603,10 @@ static void test_remote_calls(void **state) {
   uv_sem_init(&arg->registered, 0);
   uv_sem_init(&arg->churned, 0);
   uv_sem_init(&arg->done, 0);
+  int calls0 = calls;
   uv_thread_t t;
   assert_int_equal(uv_thread_create(&t, remote_owner, arg), 0);
   uv_sem_wait(&arg->registered);
-  int calls0 = calls;
   /* Here: another thread than the records' own. */
   for (int i = 0; i < R_N / 2; i++) assert_int_equal(run(arg->ids[i], 7), NMW_OK);
   for (int i = R_N / 2; i < R_N / 2 + R_N / 4; i++) assert_true(nmw_core_fin_cancel(arg->ids[i]));

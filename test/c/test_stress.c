@@ -113,12 +113,11 @@ static void env_main(void *arg) {
       if (round % 3 == 0) {
         nmw_fin_call_t call;
         assert_int_equal(nmw_core_fin_begin(id, &call), NMW_OK);
-        call.cb(NULL, call.data, call.hint);
+        call.cb(NULL, &keys[round], call.hint); /* Node passes the data */
         nmw_core_fin_end(id, 10, false);
       } else if (round % 3 == 1) {
-        /* By id, on the first phase: cancelling by key turns the wrap index on,
-         * and the trampoline's lock-free path (begin_fast) is only taken while no
-         * index is on. */
+        /* By id, on the first phase: cancelling by key turns the thread's wrap
+         * index on, and later registrations enter it. */
         if (phase == 0)
           assert_true(nmw_core_fin_cancel(id));
         else
