@@ -196,8 +196,7 @@ static void fin_trampoline(napi_env env, void *data, void *hint) {
 static bool fin_record(napi_env env, nmw_fin_kind_t kind, nmw_finalize_fn cb, void *data,
                        void *hint, const void *key, nmw_tag_t tag, nmw_site_t *site,
                        nmw_fin_id_t *id) {
-  nmw_fin_reg_t reg = {nmw_core_owner_of_env(env), kind, tag, site, cb, data, hint, key,
-                       capture_stack(env)};
+  nmw_fin_reg_t reg = {0, kind, tag, site, cb, data, hint, key, capture_stack(env), env};
   nmw_fin_id_t plain;
   return nmw_core_fin_register_hint(&reg, &plain, id) == NMW_OK;
 }

@@ -334,6 +334,8 @@ typedef struct nmw_fin_reg {
   const void *key; /* the napi_env of instance data (what replacing it finds it
                       by); unused otherwise: a wrap is found by data, its native object */
   char *stack;     /* malloc'd JS stack or NULL; the record owns it (freed on failure too) */
+  const void *env; /* when not NULL: the napi_env whose owner registers (owner is then
+                      ignored; nmw_core_owner_of_env(env), which the core caches) */
 } nmw_fin_reg_t;
 
 /* Records a registration (before the napi call). NMW_OK, NMW_EINVAL (bad kind),

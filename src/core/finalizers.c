@@ -81,7 +81,7 @@
 #define MAKE_ID(gen, index) (((uint64_t)(gen) << ID_INDEX_BITS) | (uint64_t)(index))
 #define ID_INDEX(id) ((uint32_t)((id) & ((UINT64_C(1) << ID_INDEX_BITS) - 1)))
 #define ID_GEN(id) (ID_OF((uint64_t)(id)) >> ID_INDEX_BITS) /* a hint's class bits aside */
-#define NEXT_GEN(g) ((g) % GEN_MASK + 1)
+#define NEXT_GEN(g) ((g) >= GEN_MASK ? 1u : (g) + 1u) /* 1 .. GEN_MASK */
 
 /* ---- atomics on plain fields (GCC and Clang builtins) ---- */
 #define LD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
@@ -207,9 +207,11 @@ struct pool {
   uint8_t k_kind; /* NMW_FIN_KIND_COUNT: no last class */
   bool k_slow;    /* the wrap index is on: registrations take the long way */
   uint32_t last_cls;
-  row_t *last_row; /* the last class's row */
-  chunk_t *cur;    /* the cursor: no free bit before word cur_word of chunk cur_chunk */
-  uint32_t cur_chunk, cur_word;
+  uint32_t cur_key; /* the cursor: no free bit before word (cur_key & 63) of chunk
+                      * (cur_key >> 6) in the pool's list */
+  row_t *last_row;  /* the last class's row */
+  chunk_t *cur;     /* the cursor's chunk */
+  const void *k_env; /* the napi_env of the last registration, whose owner is k_owner */
   /* Line 1: counters, and what a finalization reads. */
   uint64_t last_ns;
   int64_t live, peak; /* records in the pool (less those other threads released) */
@@ -320,6 +322,7 @@ static inline chunk_t *chunk_at(uint32_t index) { return dir[index >> CHUNK_BITS
 
 /* The pool's thread. */
 static inline fclass_t *class_at(const pool_t *p, uint32_t i) {
+  if (NMW_LIKELY(i < (1u << CLS_PG_BITS))) return &p->cls_pages[0][i];
   uint32_t pg = pg_of(i, CLS_PG_BITS);
   return &p->cls_pages[pg][i - pg_start(pg, CLS_PG_BITS)];
 }
@@ -461,11 +464,11 @@ static inline chunk_t *slot_take(pool_t *p, uint32_t *off) {
     if (p->free_count == 0 && !pool_grow(p)) return NULL;
   }
   chunk_t *c = p->cur;
-  for (uint32_t ci = p->cur_chunk, w = p->cur_word;;) {
+  for (uint32_t ci = p->cur_key >> 6, w = p->cur_key & 63;;) {
     uint64_t bits = c->free_bits[w];
     if (NMW_LIKELY(bits != 0)) {
       c->free_bits[w] = bits & (bits - 1);
-      p->cur_word = w;
+      p->cur_key = ci << 6 | w;
       p->free_count--;
       uint32_t o = w * 64 + (uint32_t)__builtin_ctzll(bits);
       if (o + 1 < CHUNK) {
@@ -479,19 +482,19 @@ static inline chunk_t *slot_take(pool_t *p, uint32_t *off) {
     if (++w == CHUNK / 64) {
       w = 0;
       c = p->chunks[++ci];
-      p->cur_chunk = ci;
       p->cur = c;
     }
   }
 }
 
+_Static_assert(CHUNK / 64 == 64, "the cursor keeps a word index in 6 bits");
+
 static inline void slot_give_back(pool_t *p, chunk_t *c, uint32_t off) {
-  uint32_t w = off / 64;
+  uint32_t w = off / 64, key = c->pos << 6 | w;
   c->free_bits[w] |= UINT64_C(1) << (off % 64);
-  if (c->pos < p->cur_chunk || (c->pos == p->cur_chunk && w < p->cur_word)) {
-    p->cur_chunk = c->pos;
+  if (key < p->cur_key) {
+    p->cur_key = key;
     p->cur = c;
-    p->cur_word = w;
   }
   p->free_count++;
 }
@@ -953,8 +956,11 @@ NMW_INLINE nmw_fin_id_t record_write(pool_t *p, chunk_t *c, uint32_t off, uint32
 /* Every registration the common case does not take: a first one on the thread,
  * a new class or environment, instance data, a stack, the wrap index on, a new
  * chunk, failures. */
-static NMW_NOINLINE int register_slow(const nmw_fin_reg_t *reg, nmw_fin_id_t *out,
+static NMW_NOINLINE int register_slow(const nmw_fin_reg_t *given, nmw_fin_id_t *out,
                                       uint64_t *hint) {
+  nmw_fin_reg_t copy = *given;
+  const nmw_fin_reg_t *reg = &copy;
+  if (given->env) copy.owner = nmw_core_owner_of_env(given->env);
   if (NMW_UNLIKELY(reg->stack != NULL)) account_stack(reg->stack, true); /* ours from here */
   if (NMW_UNLIKELY((unsigned)reg->kind >= NMW_FIN_KIND_COUNT)) {
     free_stack(reg->stack);
@@ -965,6 +971,7 @@ static NMW_NOINLINE int register_slow(const nmw_fin_reg_t *reg, nmw_fin_id_t *ou
   if (NMW_UNLIKELY(!owner_current(reg->owner))) env_claim(reg->owner);
   uint32_t ci = class_for(p, reg);
   if (NMW_UNLIKELY(ci == NONE)) return register_failed(p, NONE, NMW_ENOMEM, reg->stack);
+  p->k_env = reg->env;
   bool instance = reg->kind == NMW_FIN_INSTANCE_DATA;
   bool keyed = p->k_slow && reg->kind == NMW_FIN_WRAP;
   if (keyed || instance) {
@@ -1003,11 +1010,13 @@ int nmw_core_fin_register_hint(const nmw_fin_reg_t *reg, nmw_fin_id_t *out, uint
   pool_t *p = tls_pool;
   /* The common case: the thread's last class again, a free slot at the cursor. */
   if (NMW_LIKELY(p != NULL) && p->k_cb == reg->cb && p->k_hint == reg->hint &&
-      p->k_site == reg->site && p->k_owner == reg->owner && p->k_tag == reg->tag &&
-      p->k_kind == (uint8_t)reg->kind && reg->kind != NMW_FIN_INSTANCE_DATA && !p->k_slow &&
-      reg->stack == NULL && owner_current(reg->owner)) {
+      p->k_site == reg->site && p->k_tag == reg->tag && p->k_kind == (uint8_t)reg->kind &&
+      reg->kind != NMW_FIN_INSTANCE_DATA && !p->k_slow && reg->stack == NULL &&
+      (reg->env != NULL ? reg->env == p->k_env && nmw__owner_live(p->k_owner)
+                        : reg->owner == p->k_owner) &&
+      owner_current(p->k_owner)) {
     chunk_t *c = p->cur;
-    uint32_t w = p->cur_word;
+    uint32_t w = p->cur_key & 63;
     uint64_t bits = c->free_bits[w];
     if (NMW_LIKELY(bits != 0)) {
       c->free_bits[w] = bits & (bits - 1);
@@ -1290,16 +1299,29 @@ static inline uint32_t class_of(const pool_t *p, const chunk_t *c, uint32_t off,
 }
 
 int nmw_core_fin_begin(nmw_fin_id_t id, nmw_fin_call_t *out) {
-  uint32_t off;
+  uint32_t index = ID_INDEX(id), off = index & (CHUNK - 1);
+#if UINTPTR_MAX > 0xffffffffu
+  /* A generation of 0 matches no live state word (64-bit ids have no larger). */
+  if (NMW_UNLIKELY((index >> CHUNK_BITS) >= LDA(ndir))) return begin_stale(id);
+  chunk_t *c = dir[index >> CHUNK_BITS];
+#else
   chunk_t *c = chunk_of(id, &off);
   if (NMW_UNLIKELY(!c)) return begin_stale(id);
+#endif
   uint32_t gs = LDA(c->gs[off]);
   if (NMW_UNLIKELY(GS_BARE(gs) != GS(ID_GEN(id), S_LIVE))) return begin_stale(id);
   pool_t *p = c->pool;
   if (NMW_UNLIKELY(p != tls_pool)) return begin_remote(id, c, off, gs, out);
   const fclass_t *k = class_at(p, class_of(p, c, off, id));
-  bool gone;
-  bool teardown = at_teardown_of(k->owner, &gone);
+  nmw_owner_t owner = k->owner;
+  const nmw_owner_slot_t *o = &nmw__owners[NMW_OWNER_INDEX(owner)];
+  bool gone = false, teardown = false;
+  /* The common case: the owner live, not exiting. */
+  if (NMW_UNLIKELY((owner != 0 && (atomic_load_explicit(&o->id, memory_order_acquire) != owner ||
+                                   atomic_load_explicit(&o->state, memory_order_acquire) !=
+                                       NMW_OWNER_LIVE)) ||
+                   LD(envs[NMW_OWNER_INDEX(owner)].exiting)))
+    teardown = at_teardown_of(owner, &gone);
   ST(c->gs[off], (gs & ~3u) | (teardown ? S_RUN_TD : S_RUN_GC));
   out->cb = k->cb;
   out->hint = k->hint;

@@ -33,7 +33,7 @@ static nmw_fin_id_t reg(nmw_owner_t owner, nmw_fin_kind_t kind, nmw_tag_t tag, n
                         const void *key) {
   /* A wrap's data is its native object, which is also its key. */
   void *data = kind == NMW_FIN_WRAP ? (void *)(uintptr_t)key : (void *)0x1234;
-  nmw_fin_reg_t r = {owner, kind, tag, site, count_cb, data, (void *)0x5678, key, NULL};
+  nmw_fin_reg_t r = {owner, kind, tag, site, count_cb, data, (void *)0x5678, key, NULL, NULL};
   nmw_fin_id_t id = 0;
   assert_int_equal(nmw_core_fin_register(&r, &id), NMW_OK);
   assert_true(id != 0);
@@ -273,7 +273,7 @@ static void test_live_listing(void **state) {
   /* Stacks are copied for the caller. */
   char *stack = malloc(32);
   strcpy(stack, "at f (x.js:1:1)");
-  nmw_fin_reg_t r = {owner, NMW_FIN_WRAP, b, site_b(), NULL, NULL, NULL, &stack, stack};
+  nmw_fin_reg_t r = {owner, NMW_FIN_WRAP, b, site_b(), NULL, NULL, NULL, &stack, stack, NULL};
   nmw_fin_id_t with_stack;
   nmw_fin_global_t g0, g1;
   nmw_core_fin_global(&g0);
@@ -438,7 +438,7 @@ static void test_threads(void **state) {
 
 static nmw_fin_id_t reg_hint(nmw_owner_t owner, nmw_tag_t tag, void *hint, uint64_t *handle) {
   nmw_fin_reg_t r = {owner, NMW_FIN_EXTERNAL, tag, site_b(), count_cb, (void *)0x1234, hint, NULL,
-                     NULL};
+                     NULL, NULL};
   nmw_fin_id_t id = 0;
   assert_int_equal(nmw_core_fin_register_hint(&r, &id, handle), NMW_OK);
   return id;
@@ -487,7 +487,22 @@ static void test_hints(void **state) {
   assert_int_equal(run(a, 5), NMW_ENOENT);
   EXPECT_MISUSE_DELTA(misuse, NMW_MISUSE_DOUBLE_FINALIZE, 2, -1);
   EXPECT_STATE(tag_stats(owner, tag), 2, 2, 0, 0, 0, 0);
+
+  /* Registered by napi_env (what the twins do): the env's owner, cached, and
+   * unattributed once the owner is gone. */
+  static int env_a;
+  assert_int_equal(nmw_core_owner_map_env(&env_a, owner), NMW_OK);
+  nmw_fin_reg_t r = {0, NMW_FIN_EXTERNAL, tag, site_b(), count_cb, NULL, NULL, NULL, NULL, &env_a};
+  nmw_fin_id_t ids[3];
+  for (int i = 0; i < 3; i++) assert_int_equal(nmw_core_fin_register(&r, &ids[i]), NMW_OK);
+  EXPECT_STATE(tag_stats(owner, tag), 5, 2, 0, 0, 3, 0);
+  for (int i = 0; i < 3; i++) assert_int_equal(run(ids[i], 5), NMW_OK);
   nmw_core_owner_teardown(owner);
+  assert_int_equal(nmw_core_fin_register(&r, &ids[0]), NMW_OK);
+  EXPECT_STATE(tag_stats(0, tag), 1, 0, 0, 0, 1, 0);
+  assert_int_equal(run(ids[0], 5), NMW_OK);
+  EXPECT_STATE(tag_stats(0, tag), 1, 1, 0, 0, 0, 0);
+  EXPECT_STATE(tag_stats(owner, tag), 5, 5, 0, 0, 0, 0);
 }
 
 /* A fresh thread's pool: classes shared by registrations that share (finalizer,
@@ -743,7 +758,7 @@ static void test_names(void **state) {
   assert_string_equal(nmw_core_misuse_name(NMW_MISUSE_DOUBLE_FINALIZE), "double_finalize");
   assert_string_equal(nmw_core_misuse_name(NMW_MISUSE_FINALIZE_AFTER_TEARDOWN),
                       "finalize_after_teardown");
-  nmw_fin_reg_t r = {0, NMW_FIN_KIND_COUNT, 0, NULL, NULL, NULL, NULL, NULL, NULL};
+  nmw_fin_reg_t r = {0, NMW_FIN_KIND_COUNT, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
   nmw_fin_id_t id;
   assert_int_equal(nmw_core_fin_register(&r, &id), NMW_EINVAL);
 }

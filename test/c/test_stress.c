@@ -107,7 +107,7 @@ static void env_main(void *arg) {
       assert_int_equal(nmw_core_external_adjust(NULL, ext_tag, -4096, site_stress()), NMW_OK);
 
       nmw_fin_reg_t r = {e->owner, NMW_FIN_WRAP, fin_tag, site_stress(), fin_cb,
-                         &keys[round], NULL, &keys[round], NULL};
+                         &keys[round], NULL, &keys[round], NULL, NULL};
       nmw_fin_id_t id = 0;
       assert_int_equal(nmw_core_fin_register(&r, &id), NMW_OK);
       if (round % 3 == 0) {
