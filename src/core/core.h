@@ -386,8 +386,25 @@ typedef struct nmw_fin_call {
 } nmw_fin_call_t;
 int nmw_core_fin_begin(nmw_fin_id_t id, nmw_fin_call_t *out);
 void nmw_core_fin_end(nmw_fin_id_t id, uint64_t duration_ns, bool at_teardown);
-/* end for the call begin filled (what the trampoline uses: no second lookup). */
+/* end for the call begin filled (no second lookup). */
 void nmw_core_fin_end_call(const nmw_fin_call_t *call, uint64_t duration_ns, bool at_teardown);
+
+/* The addon's trampoline, all but what needs Node-API: begin for the hint, the
+ * author's finalizer called with env, data and its own hint and timed, end.
+ * stopping (may be NULL) is asked, for external (array) buffers only and unless
+ * begin already counted the call at teardown, whether env's environment is
+ * stopping. Returns begin's result: NMW_ENOENT for a record that is not live
+ * (the finalizer is not called). */
+typedef bool (*nmw_fin_stopping_fn)(void *env);
+int nmw_core_fin_trampoline(void *env, void *data, nmw_fin_id_t hint, nmw_fin_stopping_fn stopping);
+/* On the calling thread, inside a finalizer that nmw_core_fin_trampoline runs:
+ * how many are running (nested), and the reference of the innermost one's record. */
+int nmw_core_fin_running(void);
+const void *nmw_core_fin_running_ref(void);
+/* Finalizer durations: nanoseconds from the invariant TSC where the CPU has one
+ * (x86-64), calibrated against uv_hrtime over the first 50 ms after this call
+ * (until then, and elsewhere, uv_hrtime). */
+void nmw_core_fin_clock_init(void);
 
 /* Per-tag counters of one owner (all: every owner, summed per tag). Fills up to
  * cap rows (cap 0: rows may be NULL) and returns how many there are; total (may

@@ -65,6 +65,11 @@
 
 #include <pthread.h>
 #include <sched.h>
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+#include <cpuid.h>
+#include <x86intrin.h>
+#define FIN_TSC 1
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1379,6 +1384,140 @@ void nmw_core_fin_end_call(const nmw_fin_call_t *call, uint64_t duration_ns, boo
   uint32_t gs = LD(c->gs[call->off_]); /* running: only this thread changes it */
   if (NMW_UNLIKELY(GS_GEN(gs) != ID_GEN(call->id_) || GS_STATE(gs) < S_RUN_GC)) return;
   end_own(c->pool, c, call->off_, gs, call->class_, duration_ns, at_teardown);
+}
+
+/* ---- the trampoline's clock ----
+ * Two reads per finalizer. uv_hrtime (clock_gettime) costs ~24 ns a read here;
+ * the invariant TSC of x86-64 ~10 ns, so it is used where the CPU says it is
+ * invariant, scaled by a factor (32.32 fixed point) measured against uv_hrtime
+ * over the first 50 ms (until then, and elsewhere, uv_hrtime). */
+static uint64_t tick_mult; /* atomic; 0: not calibrated (yet) */
+#ifdef FIN_TSC
+static uint64_t cal_tick, cal_ns;
+static bool cal_started; /* atomic, after cal_tick and cal_ns */
+#endif
+
+#ifdef FIN_TSC
+static void clock_start_calibration(void) {
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  if (__get_cpuid(0x80000000u, &a, &b, &c, &d) && a >= 0x80000007u &&
+      __get_cpuid(0x80000007u, &a, &b, &c, &d) && (d & (1u << 8))) {
+    cal_tick = __rdtsc();
+    cal_ns = uv_hrtime();
+    STR(cal_started, true);
+  }
+}
+#endif
+
+void nmw_core_fin_clock_init(void) {
+#ifdef FIN_TSC
+  static uv_once_t clock_once = UV_ONCE_INIT;
+  uv_once(&clock_once, clock_start_calibration);
+#endif
+}
+
+typedef struct fin_clock {
+  uint64_t start;
+  uint64_t mult; /* tick_mult when started in ticks, else 0 */
+} fin_clock_t;
+
+static inline fin_clock_t clock_start(void) {
+#ifdef FIN_TSC
+  uint64_t mult = LD(tick_mult);
+  if (NMW_LIKELY(mult != 0)) return (fin_clock_t){__rdtsc(), mult};
+#endif
+  return (fin_clock_t){uv_hrtime(), 0};
+}
+
+static inline uint64_t clock_elapsed(fin_clock_t c) {
+#ifdef FIN_TSC
+  if (NMW_LIKELY(c.mult != 0))
+    return (uint64_t)(((unsigned __int128)(__rdtsc() - c.start) * c.mult) >> 32);
+#endif
+  uint64_t now = uv_hrtime();
+#ifdef FIN_TSC
+  if (LDA(cal_started) && now - cal_ns > 50000000u) {
+    double ns_per_tick = (double)(now - cal_ns) / (double)(__rdtsc() - cal_tick);
+    uint64_t mult = (uint64_t)(ns_per_tick * 4294967296.0 + 0.5);
+    ST(tick_mult, mult ? mult : 1);
+  }
+#endif
+  return now - c.start;
+}
+
+/* What runs on this thread inside nmw_core_fin_trampoline. */
+static _Thread_local struct {
+  int depth;
+  const void *ref;
+} running __attribute__((tls_model("initial-exec")));
+
+int nmw_core_fin_running(void) { return running.depth; }
+const void *nmw_core_fin_running_ref(void) { return running.ref; }
+
+/* Calls the author's finalizer, timed: its duration. */
+static inline uint64_t run_timed(nmw_finalize_fn cb, void *env, void *data, void *hint,
+                                 const void *ref) {
+  fin_clock_t clock = clock_start();
+  if (NMW_LIKELY(cb != NULL)) {
+    const void *outer = running.ref;
+    running.depth++;
+    running.ref = ref;
+    cb(env, data, hint);
+    running.ref = outer;
+    running.depth--;
+  }
+  return clock_elapsed(clock);
+}
+
+/* Node frees external (array) buffers still alive at teardown from its
+ * "cleanable" queue, which runs before every env cleanup hook, so before the
+ * owner is torn down; from a GC their finalizers are deferred to an immediate.
+ * Either way never inside the GC, so stopping may ask Node. */
+static inline bool ask_stopping(uint8_t kind, void *env, nmw_fin_stopping_fn stopping) {
+  return (kind == NMW_FIN_EXTERNAL_BUFFER || kind == NMW_FIN_EXTERNAL_ARRAYBUFFER) && stopping &&
+         stopping(env);
+}
+
+static NMW_NOINLINE int trampoline_slow(void *env, void *data, nmw_fin_id_t id,
+                                        nmw_fin_stopping_fn stopping) {
+  nmw_fin_call_t call;
+  int rc = nmw_core_fin_begin(id, &call);
+  if (rc != NMW_OK) return rc;
+  bool at_teardown = call.at_teardown || ask_stopping((uint8_t)call.kind, env, stopping);
+  uint64_t ns = run_timed(call.cb, env, data, call.hint, call.ref);
+  nmw_core_fin_end_call(&call, ns, at_teardown);
+  return NMW_OK;
+}
+
+int nmw_core_fin_trampoline(void *env, void *data, nmw_fin_id_t id, nmw_fin_stopping_fn stopping) {
+#if UINTPTR_MAX > 0xffffffffu
+  uint32_t index = ID_INDEX(id), off = index & (CHUNK - 1);
+  if (NMW_LIKELY((index >> CHUNK_BITS) < LDA(ndir))) {
+    chunk_t *c = dir[index >> CHUNK_BITS];
+    uint32_t gs = LDA(c->gs[off]);
+    pool_t *p = c->pool;
+    uint32_t ci = HINT_CLS(id);
+    /* The common case: a live record of this thread, its class in the hint, its
+     * owner live and not exiting, not an external (array) buffer. */
+    if (NMW_LIKELY(GS_BARE(gs) == GS(ID_GEN(id), S_LIVE) && p == tls_pool && ci != 0 &&
+                   ci <= p->ncls)) {
+      const fclass_t *k = class_at(p, ci - 1);
+      nmw_owner_t owner = k->owner;
+      const nmw_owner_slot_t *o = &nmw__owners[NMW_OWNER_INDEX(owner)];
+      if (NMW_LIKELY(owner != 0 && k->kind < NMW_FIN_EXTERNAL_ARRAYBUFFER &&
+                     atomic_load_explicit(&o->id, memory_order_acquire) == owner &&
+                     atomic_load_explicit(&o->state, memory_order_acquire) == NMW_OWNER_LIVE &&
+                     !LD(envs[NMW_OWNER_INDEX(owner)].exiting))) {
+        ST(c->gs[off], (gs & ~3u) | S_RUN_GC);
+        const void *ref = NMW_UNLIKELY(gs & F_HASREF) ? c->refs[off] : NULL;
+        uint64_t ns = run_timed(k->cb, env, data, k->hint, ref);
+        end_own(p, c, off, LD(c->gs[off]), k, ns, false);
+        return NMW_OK;
+      }
+    }
+  }
+#endif
+  return trampoline_slow(env, data, id, stopping);
 }
 
 /* ---- reading (any thread, under lock) ---- */
