@@ -728,6 +728,94 @@ static void test_concurrent_readers(void **state) {
   free(rows);
 }
 
+/* nmw_core_fin_trampoline: what the addon's trampoline does, but the Node-API
+ * probe (stopping), which is asked for external (array) buffers only. */
+static int tramp_stopping_calls;
+static bool tramp_stopping_answer;
+static bool tramp_stopping(void *env) {
+  (void)env;
+  tramp_stopping_calls++;
+  return tramp_stopping_answer;
+}
+static int tramp_calls, tramp_depth_seen;
+static const void *tramp_ref_seen;
+static void *tramp_env_seen, *tramp_data_seen, *tramp_hint_seen;
+static uint64_t tramp_inner; /* a hint the finalizer runs in turn (nested), or 0 */
+static void tramp_cb(void *env, void *data, void *hint) {
+  tramp_calls++;
+  tramp_env_seen = env;
+  tramp_data_seen = data;
+  tramp_hint_seen = hint;
+  tramp_depth_seen = nmw_core_fin_running();
+  tramp_ref_seen = nmw_core_fin_running_ref();
+  uint64_t inner = tramp_inner;
+  tramp_inner = 0;
+  if (inner) assert_int_equal(nmw_core_fin_trampoline(env, data, inner, tramp_stopping), NMW_OK);
+}
+
+static uint64_t reg_tramp(nmw_owner_t owner, nmw_fin_kind_t kind, nmw_tag_t tag) {
+  nmw_fin_reg_t r = {owner, kind, tag, site_a(), tramp_cb, (void *)0x42, (void *)0x43, NULL, NULL,
+                     NULL};
+  nmw_fin_id_t id;
+  uint64_t hint;
+  assert_int_equal(nmw_core_fin_register_hint(&r, &id, &hint), NMW_OK);
+  return hint;
+}
+
+static void test_trampoline(void **state) {
+  (void)state;
+  nmw_tag_t tag = test_new_tag("f.trampoline");
+  nmw_owner_t owner = open_owner();
+  int env, data, ref;
+  tramp_calls = tramp_stopping_calls = 0;
+  /* A wrap by GC: called with Node's env and data and the author's hint; inside,
+   * running() and running_ref() tell the addon a finalizer runs. */
+  uint64_t w = reg_tramp(owner, NMW_FIN_WRAP, tag);
+  nmw_core_fin_set_ref(w, &ref);
+  assert_int_equal(nmw_core_fin_trampoline(&env, &data, w, tramp_stopping), NMW_OK);
+  assert_int_equal(tramp_calls, 1);
+  assert_ptr_equal(tramp_env_seen, &env);
+  assert_ptr_equal(tramp_data_seen, &data);
+  assert_ptr_equal(tramp_hint_seen, (void *)0x43);
+  assert_int_equal(tramp_depth_seen, 1);
+  assert_ptr_equal(tramp_ref_seen, &ref);
+  assert_int_equal(nmw_core_fin_running(), 0);
+  assert_null(nmw_core_fin_running_ref());
+  assert_int_equal(tramp_stopping_calls, 0); /* not a buffer */
+  /* External buffers: the probe decides; said stopping, counted at teardown. */
+  uint64_t b1 = reg_tramp(owner, NMW_FIN_EXTERNAL_BUFFER, tag);
+  uint64_t b2 = reg_tramp(owner, NMW_FIN_EXTERNAL_ARRAYBUFFER, tag);
+  tramp_stopping_answer = true;
+  assert_int_equal(nmw_core_fin_trampoline(&env, &data, b1, tramp_stopping), NMW_OK);
+  tramp_stopping_answer = false;
+  assert_int_equal(nmw_core_fin_trampoline(&env, &data, b2, tramp_stopping), NMW_OK);
+  assert_int_equal(tramp_stopping_calls, 2);
+  EXPECT_STATE(tag_stats(owner, tag), 3, 2, 1, 0, 0, 0);
+  /* Nested: a finalizer that runs another record's trampoline. */
+  uint64_t outer = reg_tramp(owner, NMW_FIN_EXTERNAL, tag);
+  tramp_inner = reg_tramp(owner, NMW_FIN_FINALIZER, tag);
+  assert_int_equal(nmw_core_fin_trampoline(&env, &data, outer, NULL), NMW_OK);
+  assert_int_equal(tramp_depth_seen, 2); /* the inner ran inside the outer */
+  assert_int_equal(tramp_calls, 5);
+  assert_int_equal(nmw_core_fin_running(), 0);
+  /* Twice: refused, counted as misuse, the finalizer not called. */
+  uint64_t misuse[NMW_MISUSE_KIND_COUNT];
+  test_misuse_snapshot(misuse);
+  assert_int_equal(nmw_core_fin_trampoline(&env, &data, w, tramp_stopping), NMW_ENOENT);
+  assert_int_equal(nmw_core_fin_trampoline(&env, &data, outer, tramp_stopping), NMW_ENOENT);
+  EXPECT_MISUSE_DELTA(misuse, NMW_MISUSE_DOUBLE_FINALIZE, 2, -1);
+  assert_int_equal(tramp_calls, 5);
+  /* After teardown, by the trampoline too: at teardown. */
+  uint64_t late = reg_tramp(owner, NMW_FIN_WRAP, tag);
+  nmw_core_owner_teardown(owner);
+  assert_int_equal(nmw_core_fin_trampoline(&env, &data, late, tramp_stopping), NMW_OK);
+  nmw_fin_stats_t s = tag_stats(owner, tag);
+  EXPECT_STATE(s, 6, 4, 2, 0, 0, 0);
+  uint64_t timed = 0;
+  for (int b = 0; b < NMW_FIN_HIST_BUCKETS; b++) timed += s.hist[b];
+  assert_int_equal(timed, 6); /* every run timed */
+}
+
 static void test_double_reported(void **state) {
   (void)state;
   nmw_tag_t ext = NMW_ANY_TAG;
@@ -774,6 +862,7 @@ int main(void) {
       cmocka_unit_test(test_bounded_memory),
       cmocka_unit_test(test_after_teardown),
       cmocka_unit_test(test_hints),
+      cmocka_unit_test(test_trampoline),
       cmocka_unit_test(test_pool_classes),
       cmocka_unit_test(test_threads),
       cmocka_unit_test(test_remote_calls),
