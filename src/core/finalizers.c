@@ -199,7 +199,7 @@ typedef struct row {
   uint64_t finalized_gc, finalized_teardown, total_ns, max_ns;
   uint64_t cancelled;
   uint64_t hist[NMW_FIN_HIST_BUCKETS];
-} row_t;
+} NMW_ALIGNED(NMW_CACHE_LINE) row_t; /* line-aligned: the trampoline fetches lines ahead */
 
 /* A lazy index: open addressing (linear probing) of global slot indices. */
 typedef struct index {
@@ -1517,10 +1517,19 @@ int nmw_core_fin_trampoline(void *env, void *data, nmw_fin_id_t id, nmw_fin_stop
                      atomic_load_explicit(&o->id, memory_order_acquire) == owner &&
                      atomic_load_explicit(&o->state, memory_order_acquire) == NMW_OWNER_LIVE &&
                      !LD(envs[NMW_OWNER_INDEX(owner)].exiting))) {
-        ST(c->gs[off], (gs & ~3u) | S_RUN_GC);
+        uint32_t running_gs = (gs & ~3u) | S_RUN_GC;
+        ST(c->gs[off], running_gs);
         const void *ref = NMW_UNLIKELY(gs & F_HASREF) ? c->refs[off] : NULL;
+        /* What end_own touches, fetched while the finalizer runs: the row's
+         * counters and the histogram's usual buckets, the bitmap word. */
+        const row_t *r = k->rowp;
+        __builtin_prefetch(r, 1);
+        __builtin_prefetch(&r->hist[4], 1); /* 8 .. 64 ns */
+        __builtin_prefetch(&r->hist[8], 1); /* 64 ns .. 8 us */
+        __builtin_prefetch(&c->free_bits[off / 64], 1);
         uint64_t ns = run_timed(k->cb, env, data, k->hint, ref);
-        end_own(p, c, off, LD(c->gs[off]), k, ns, false);
+        /* Running: its flags cannot change (only live records are indexed). */
+        end_own(p, c, off, running_gs, k, ns, false);
         return NMW_OK;
       }
     }
