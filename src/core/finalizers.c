@@ -184,6 +184,12 @@ typedef struct fclass {
   uint32_t refs;      /* slots naming it: the pool's thread */
   uint32_t next_free; /* the pool's thread */
   struct row *rowp;   /* its row (the pool's thread) */
+  /* For the trampoline's common case (the pool's thread): the owner's slots, and
+   * whether the kind and owner allow that case at all (attributed, not an
+   * external (array) buffer or instance data). */
+  const nmw_owner_slot_t *oslot;
+  const bool *exiting;
+  bool common;
 } fclass_t;
 
 /* The counters of one (owner, tag) in one pool. */
@@ -229,7 +235,7 @@ struct pool {
   /* Line 1: counters, and what a finalization reads. */
   uint64_t last_ns;
   int64_t live, peak; /* records in the pool (less those other threads released) */
-  uint32_t free_count, ncls;
+  uint32_t ncls;
   fclass_t *cls_pages[PG_COUNT]; /* published with release */
   uint32_t cls_free, live_cls;
   uint32_t *cls_hash;
@@ -260,8 +266,20 @@ static uv_mutex_t lock;       /* readers; pool, chunk and environment changes */
 static uv_mutex_t stack_lock; /* captured stacks */
 static pthread_key_t pool_key;
 static _Thread_local pool_t *tls_pool __attribute__((tls_model("initial-exec")));
-static chunk_t *dir[CHUNKS_MAX];
-static uint32_t ndir; /* published with release after dir[ndir - 1] */
+/* The chunk directory; its first line also holds what every finalization reads
+ * besides (the chunk count, the clock's factor). An entry names the chunk's pool
+ * too, so a finalization need not read the chunk's header. */
+typedef struct dir_entry {
+  chunk_t *chunk;
+  pool_t *pool;
+} dir_entry_t;
+static struct {
+  uint32_t ndir;      /* published with release after dir[ndir - 1] */
+  uint64_t tick_mult; /* atomic; ns per TSC tick, 32.32 fixed point; 0: not calibrated (yet) */
+  dir_entry_t dir[CHUNKS_MAX];
+} top NMW_ALIGNED(NMW_CACHE_LINE);
+#define ndir (top.ndir)
+#define tick_mult (top.tick_mult)
 static pool_t *all_pools, *free_pools;
 static uint32_t npools;
 static env_t envs[NMW_OWNER_MAX];
@@ -329,10 +347,10 @@ static inline chunk_t *chunk_of(nmw_fin_id_t id, uint32_t *off) {
   uint32_t index = ID_INDEX(id);
   if (gen == 0 || gen > GEN_MASK || (index >> CHUNK_BITS) >= LDA(ndir)) return NULL;
   *off = index & (CHUNK - 1);
-  return dir[index >> CHUNK_BITS];
+  return top.dir[index >> CHUNK_BITS].chunk;
 }
 
-static inline chunk_t *chunk_at(uint32_t index) { return dir[index >> CHUNK_BITS]; }
+static inline chunk_t *chunk_at(uint32_t index) { return top.dir[index >> CHUNK_BITS].chunk; }
 
 /* The pool's thread. */
 static inline fclass_t *class_at(const pool_t *p, uint32_t i) {
@@ -454,7 +472,7 @@ static bool pool_grow(pool_t *p) {
     c->base = n * CHUNK;
     c->pos = p->nchunks;
     memset(c->free_bits, 0xff, sizeof c->free_bits);
-    dir[n] = c;
+    top.dir[n] = (dir_entry_t){c, p};
     STR(ndir, n + 1);
   }
   uv_mutex_unlock(&lock);
@@ -464,8 +482,9 @@ static bool pool_grow(pool_t *p) {
   }
   ADD(record_bytes, (uint64_t)sizeof *c);
   p->chunks[p->nchunks++] = c;
-  if (p->cur == NULL) p->cur = c;
-  p->free_count += CHUNK;
+  /* Every slot before it is taken: the cursor moves to it. */
+  p->cur = c;
+  p->cur_key = c->pos << 6;
   return true;
 }
 
@@ -473,31 +492,36 @@ static bool pool_grow(pool_t *p) {
  * fetched ahead: a churn takes slots in order, and the next registration comes
  * after a few hundred nanoseconds of Node-API work. */
 static inline chunk_t *slot_take(pool_t *p, uint32_t *off) {
-  if (NMW_UNLIKELY(p->free_count == 0)) {
-    pool_drain(p);
-    if (p->free_count == 0 && !pool_grow(p)) return NULL;
-  }
-  chunk_t *c = p->cur;
-  for (uint32_t ci = p->cur_key >> 6, w = p->cur_key & 63;;) {
-    uint64_t bits = c->free_bits[w];
-    if (NMW_LIKELY(bits != 0)) {
-      c->free_bits[w] = bits & (bits - 1);
-      p->cur_key = ci << 6 | w;
-      p->free_count--;
-      uint32_t o = w * 64 + (uint32_t)__builtin_ctzll(bits);
-      if (o + 1 < CHUNK) {
-        __builtin_prefetch(&c->gs[o + 1], 1);
-        __builtin_prefetch(&c->cls[o + 1], 1);
-        __builtin_prefetch(&c->cold[o + 1], 1);
+  for (bool drained = false;;) {
+    chunk_t *c = p->cur;
+    for (uint32_t ci = p->cur_key >> 6, w = p->cur_key & 63; c != NULL;) {
+      uint64_t bits = c->free_bits[w];
+      if (NMW_LIKELY(bits != 0)) {
+        c->free_bits[w] = bits & (bits - 1);
+        p->cur_key = ci << 6 | w;
+        p->cur = c;
+        uint32_t o = w * 64 + (uint32_t)__builtin_ctzll(bits);
+        if (o + 1 < CHUNK) {
+          __builtin_prefetch(&c->gs[o + 1], 1);
+          __builtin_prefetch(&c->cls[o + 1], 1);
+          __builtin_prefetch(&c->cold[o + 1], 1);
+        }
+        *off = o;
+        return c;
       }
-      *off = o;
-      return c;
+      if (++w == CHUNK / 64) {
+        if (ci + 1 == p->nchunks) break; /* the cursor stays in the last word */
+        w = 0;
+        c = p->chunks[++ci];
+      }
     }
-    if (++w == CHUNK / 64) {
-      w = 0;
-      c = p->chunks[++ci];
-      p->cur = c;
+    /* Full from the cursor on: slots other threads gave back, else a new chunk. */
+    if (!drained && LD(p->remote) != 0) {
+      pool_drain(p);
+      drained = true;
+      continue;
     }
+    if (!pool_grow(p)) return NULL;
   }
 }
 
@@ -510,7 +534,6 @@ static inline void slot_give_back(pool_t *p, chunk_t *c, uint32_t off) {
     p->cur_key = key;
     p->cur = c;
   }
-  p->free_count++;
 }
 
 /* ---- rows (the pool's thread) ---- */
@@ -699,6 +722,9 @@ static NMW_NOINLINE uint32_t class_find(pool_t *p, const nmw_fin_reg_t *reg, nmw
   STR(k->kind, (uint8_t)reg->kind);
   STR(k->row, row);
   k->rowp = row_at(p, row);
+  k->oslot = &nmw__owners[NMW_OWNER_INDEX(reg->owner)];
+  k->exiting = &envs[NMW_OWNER_INDEX(reg->owner)].exiting;
+  k->common = reg->owner != 0 && reg->kind < NMW_FIN_EXTERNAL_ARRAYBUFFER;
   k->used = 1;
   k->refs = 0;
   row_at(p, row)->classes++;
@@ -865,7 +891,8 @@ static NMW_NOINLINE void slot_extras(pool_t *p, chunk_t *c, uint32_t off, uint32
 
 /* Releases a live or running slot of the calling thread's pool. */
 NMW_INLINE void slot_release(pool_t *p, chunk_t *c, uint32_t off, uint32_t gs, uint8_t kind) {
-  STR(c->gs[off], GS(NEXT_GEN(GS_GEN(gs)), S_FREE));
+  uint32_t next = (gs & ~(uint32_t)0x3f) + GS(1, 0); /* the next generation, free */
+  STR(c->gs[off], NMW_LIKELY(GS_GEN(next) <= GEN_MASK) ? next : GS(1, S_FREE));
   if (NMW_UNLIKELY((gs & F_ALL) || kind == NMW_FIN_INSTANCE_DATA))
     slot_extras(p, c, off, gs & F_ALL, kind);
   slot_give_back(p, c, off);
@@ -1034,7 +1061,6 @@ int nmw_core_fin_register_hint(const nmw_fin_reg_t *reg, nmw_fin_id_t *out, uint
     uint64_t bits = c->free_bits[w];
     if (NMW_LIKELY(bits != 0)) {
       c->free_bits[w] = bits & (bits - 1);
-      p->free_count--;
       uint32_t off = w * 64 + (uint32_t)__builtin_ctzll(bits);
       if (off + 1 < CHUNK) {
         __builtin_prefetch(&c->gs[off + 1], 1);
@@ -1317,7 +1343,7 @@ int nmw_core_fin_begin(nmw_fin_id_t id, nmw_fin_call_t *out) {
 #if UINTPTR_MAX > 0xffffffffu
   /* A generation of 0 matches no live state word (64-bit ids have no larger). */
   if (NMW_UNLIKELY((index >> CHUNK_BITS) >= LDA(ndir))) return begin_stale(id);
-  chunk_t *c = dir[index >> CHUNK_BITS];
+  chunk_t *c = top.dir[index >> CHUNK_BITS].chunk;
 #else
   chunk_t *c = chunk_of(id, &off);
   if (NMW_UNLIKELY(!c)) return begin_stale(id);
@@ -1400,7 +1426,6 @@ void nmw_core_fin_end_call(const nmw_fin_call_t *call, uint64_t duration_ns, boo
  * the invariant TSC of x86-64 ~10 ns, so it is used where the CPU says it is
  * invariant, scaled by a factor (32.32 fixed point) measured against uv_hrtime
  * over the first 50 ms (until then, and elsewhere, uv_hrtime). */
-static uint64_t tick_mult; /* atomic; 0: not calibrated (yet) */
 #ifdef FIN_TSC
 static uint64_t cal_tick, cal_ns;
 static bool cal_started; /* atomic, after cal_tick and cal_ns */
@@ -1498,25 +1523,31 @@ static NMW_NOINLINE int trampoline_slow(void *env, void *data, nmw_fin_id_t id,
   return NMW_OK;
 }
 
+#if UINTPTR_MAX > 0xffffffffu
+_Static_assert(ID_INDEX_BITS == 32 && GS(1, 0) == 1u << 6 && (GEN_MASK << 6 | 0x3f) < (1u << 26),
+               "the trampoline reads the generation from bits 32.. of an id");
+#endif
+
 int nmw_core_fin_trampoline(void *env, void *data, nmw_fin_id_t id, nmw_fin_stopping_fn stopping) {
 #if UINTPTR_MAX > 0xffffffffu
   uint32_t index = ID_INDEX(id), off = index & (CHUNK - 1);
   if (NMW_LIKELY((index >> CHUNK_BITS) < LDA(ndir))) {
-    chunk_t *c = dir[index >> CHUNK_BITS];
+    const dir_entry_t *d = &top.dir[index >> CHUNK_BITS];
+    chunk_t *c = d->chunk;
+    pool_t *p = d->pool;
     uint32_t gs = LDA(c->gs[off]);
-    pool_t *p = c->pool;
     uint32_t ci = HINT_CLS(id);
     /* The common case: a live record of this thread, its class in the hint, its
-     * owner live and not exiting, not an external (array) buffer. */
-    if (NMW_LIKELY(GS_BARE(gs) == GS(ID_GEN(id), S_LIVE) && p == tls_pool && ci != 0 &&
-                   ci <= p->ncls)) {
+     * owner live and not exiting, not an external (array) buffer. The state
+     * word's generation and state, from the id's bits 32.. shifted into place. */
+    if (NMW_LIKELY((gs & ~F_ALL) == ((((uint32_t)(id >> 26)) & (GEN_MASK << 6)) | S_LIVE) &&
+                   p == tls_pool && ci != 0 && ci <= p->ncls)) {
       const fclass_t *k = class_at(p, ci - 1);
-      nmw_owner_t owner = k->owner;
-      const nmw_owner_slot_t *o = &nmw__owners[NMW_OWNER_INDEX(owner)];
-      if (NMW_LIKELY(owner != 0 && k->kind < NMW_FIN_EXTERNAL_ARRAYBUFFER &&
-                     atomic_load_explicit(&o->id, memory_order_acquire) == owner &&
+      const nmw_owner_slot_t *o = k->oslot;
+      if (NMW_LIKELY(k->common &&
+                     atomic_load_explicit(&o->id, memory_order_acquire) == k->owner &&
                      atomic_load_explicit(&o->state, memory_order_acquire) == NMW_OWNER_LIVE &&
-                     !LD(envs[NMW_OWNER_INDEX(owner)].exiting))) {
+                     !LD(*k->exiting))) {
         uint32_t running_gs = (gs & ~3u) | S_RUN_GC;
         ST(c->gs[off], running_gs);
         const void *ref = NMW_UNLIKELY(gs & F_HASREF) ? c->refs[off] : NULL;
@@ -1665,7 +1696,7 @@ size_t nmw_core_fin_tag_stats(nmw_owner_t owner, bool all, nmw_fin_tag_stats_t *
   if (ctx.n > 0) {
     uint32_t nd = LDA(ndir);
     for (uint32_t ci = 0; ci < nd; ci++) {
-      const chunk_t *c = dir[ci];
+      const chunk_t *c = top.dir[ci].chunk;
       for (uint32_t off = 0; off < CHUNK; off++) {
         view_t v;
         if (!view_live(c, off, &v) || !selected(v.owner, owner, all) || !ctx.row_of[v.tag])
@@ -1754,7 +1785,7 @@ size_t nmw_core_fin_live(nmw_owner_t owner, bool all, nmw_tag_t tag, uint64_t re
   uv_mutex_lock(&lock);
   uint32_t nd = LDA(ndir);
   for (uint32_t ci = 0; ci < nd; ci++) {
-    const chunk_t *c = dir[ci];
+    const chunk_t *c = top.dir[ci].chunk;
     for (uint32_t off = 0; off < CHUNK; off++) {
       view_t v;
       if (!view_live(c, off, &v) || !selected(v.owner, owner, all)) continue;
@@ -1811,7 +1842,7 @@ size_t nmw_core_fin_live_sites(nmw_owner_t owner, bool all, nmw_fin_site_row_t *
   uv_mutex_lock(&lock);
   uint32_t nd = LDA(ndir);
   for (uint32_t ci = 0; ci < nd; ci++) {
-    const chunk_t *c = dir[ci];
+    const chunk_t *c = top.dir[ci].chunk;
     for (uint32_t off = 0; off < CHUNK; off++) {
       view_t v;
       if (!view_live(c, off, &v) || !selected(v.owner, owner, all)) continue;

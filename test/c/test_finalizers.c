@@ -816,6 +816,40 @@ static void test_trampoline(void **state) {
   assert_int_equal(timed, 6); /* every run timed */
 }
 
+/* A slot's generation runs 1 .. 2^20 - 1 and starts again at 1 (64-bit ids): the
+ * id of the run before is still refused after the wrap. */
+static void test_generation_wrap(void **state) {
+  (void)state;
+#if UINTPTR_MAX > 0xffffffffu && !defined(NMW_TEST_TSAN) /* 2^20 runs: no threads here */
+  nmw_tag_t tag = test_new_tag("f.generations");
+  nmw_owner_t owner = open_owner();
+  const uint64_t gen_max = 0xfffff;
+  nmw_fin_id_t id = reg(owner, NMW_FIN_EXTERNAL, tag, site_a(), NULL), first = id;
+  uint64_t prev_gen = id >> 32;
+  bool wrapped = false;
+  /* The slot is reused each time (lowest first): its generation moves by one. */
+  for (uint64_t i = 0; i < gen_max + 2; i++) {
+    assert_int_equal(run(id, 1), NMW_OK);
+    nmw_fin_id_t next = reg(owner, NMW_FIN_EXTERNAL, tag, site_a(), NULL);
+    assert_int_equal(next & 0xffffffffu, first & 0xffffffffu);
+    uint64_t gen = next >> 32;
+    if (prev_gen == gen_max) {
+      assert_int_equal(gen, 1);
+      wrapped = true;
+      assert_int_equal(run(id, 1), NMW_ENOENT); /* the run before the wrap: refused */
+    } else {
+      assert_int_equal(gen, prev_gen + 1);
+    }
+    prev_gen = gen;
+    id = next;
+  }
+  assert_true(wrapped);
+  assert_int_equal(run(id, 1), NMW_OK);
+  EXPECT_STATE(tag_stats(owner, tag), gen_max + 3, gen_max + 3, 0, 0, 0, 0);
+  nmw_core_owner_teardown(owner);
+#endif
+}
+
 static void test_double_reported(void **state) {
   (void)state;
   nmw_tag_t ext = NMW_ANY_TAG;
@@ -863,6 +897,7 @@ int main(void) {
       cmocka_unit_test(test_after_teardown),
       cmocka_unit_test(test_hints),
       cmocka_unit_test(test_trampoline),
+      cmocka_unit_test(test_generation_wrap),
       cmocka_unit_test(test_pool_classes),
       cmocka_unit_test(test_threads),
       cmocka_unit_test(test_remote_calls),
