@@ -188,7 +188,6 @@ typedef struct fclass {
    * whether the kind and owner allow that case at all (attributed, not an
    * external (array) buffer or instance data). */
   const nmw_owner_slot_t *oslot;
-  const bool *exiting;
   bool common;
 } fclass_t;
 
@@ -199,6 +198,7 @@ typedef struct row {
   nmw_owner_t owner;
   uint16_t tag;
   uint8_t used;
+  uint8_t exiting;  /* a copy of its environment's exiting flag (the trampoline reads it) */
   uint32_t classes; /* classes naming it: the pool's thread */
   uint64_t registered;
   uint64_t live; /* modular: a row of remote finalizations goes below zero */
@@ -385,6 +385,9 @@ static inline bool owner_current(nmw_owner_t owner) {
 static void env_claim_locked(nmw_owner_t owner) {
   env_t *e = &envs[NMW_OWNER_INDEX(owner)];
   if (e->used && e->id == owner) return;
+  /* An owner that is gone does not take the slot from a live one (so a live
+   * owner keeps its slot for good: the common registration need not look). */
+  if (e->used && owner != 0 && !nmw__owner_live(owner) && nmw__owner_live(e->id)) return;
   ST(e->id, owner);
   ST(e->thread_id, (int64_t)-1);
   ST(e->exiting, false);
@@ -612,7 +615,8 @@ static void oa_remove(const pool_t *p, uint32_t *slots, uint32_t cap, uint32_t i
 
 static void row_reset(row_t *r, nmw_owner_t owner, nmw_tag_t tag) {
   row_begin(r);
-  STR(r->owner, owner);
+  STR(r->exiting, (uint8_t)0);
+  __atomic_store_n(&r->owner, owner, __ATOMIC_SEQ_CST); /* see row_exiting */
   STR(r->tag, (uint16_t)tag);
   STR(r->used, (uint8_t)1);
   STR(r->registered, 0);
@@ -660,8 +664,15 @@ static uint32_t row_for(pool_t *p, nmw_owner_t owner, nmw_tag_t tag) {
       STR(p->row_pages[pg], page);
     }
   }
-  row_reset(row_at(p, i), owner, tag);
-  if (i == p->nrows) STR(p->nrows, i + 1);
+  row_t *r = row_at(p, i);
+  row_reset(r, owner, tag);
+  if (i == p->nrows) __atomic_store_n(&p->nrows, i + 1, __ATOMIC_SEQ_CST);
+  /* nmw_core_fin_mark_exiting stores the flag, then reads the rows; this stores
+   * the row, then reads the flag (all sequentially consistent): one of the two
+   * sees the other. */
+  const env_t *e = &envs[NMW_OWNER_INDEX(owner)];
+  if (__atomic_load_n(&e->exiting, __ATOMIC_SEQ_CST) && LD(e->id) == owner && LD(e->used))
+    STR(r->exiting, (uint8_t)1);
   oa_put(p, p->row_hash, p->row_hash_cap, i, row_home);
   p->row_hash_count++;
   return i;
@@ -723,7 +734,6 @@ static NMW_NOINLINE uint32_t class_find(pool_t *p, const nmw_fin_reg_t *reg, nmw
   STR(k->row, row);
   k->rowp = row_at(p, row);
   k->oslot = &nmw__owners[NMW_OWNER_INDEX(reg->owner)];
-  k->exiting = &envs[NMW_OWNER_INDEX(reg->owner)].exiting;
   k->common = reg->owner != 0 && reg->kind < NMW_FIN_EXTERNAL_ARRAYBUFFER;
   k->used = 1;
   k->refs = 0;
@@ -1053,9 +1063,11 @@ int nmw_core_fin_register_hint(const nmw_fin_reg_t *reg, nmw_fin_id_t *out, uint
   if (NMW_LIKELY(p != NULL) && p->k_cb == reg->cb && p->k_hint == reg->hint &&
       p->k_site == reg->site && p->k_tag == reg->tag && p->k_kind == (uint8_t)reg->kind &&
       reg->kind != NMW_FIN_INSTANCE_DATA && !p->k_slow && reg->stack == NULL &&
-      (reg->env != NULL ? reg->env == p->k_env && nmw__owner_live(p->k_owner)
-                        : reg->owner == p->k_owner) &&
-      owner_current(p->k_owner)) {
+      (reg->env != NULL ? reg->env == p->k_env && p->k_owner != 0 && nmw__owner_live(p->k_owner)
+                        : reg->owner == p->k_owner &&
+                              (p->k_owner == 0 ? owner_current(0) : nmw__owner_live(p->k_owner)))) {
+    /* A live owner keeps its environment slot (env_claim_locked), which its
+     * first registration here claimed: no need to look at it. */
     chunk_t *c = p->cur;
     uint32_t w = p->cur_key & 63;
     uint64_t bits = c->free_bits[w];
@@ -1547,14 +1559,13 @@ int nmw_core_fin_trampoline(void *env, void *data, nmw_fin_id_t id, nmw_fin_stop
       if (NMW_LIKELY(k->common &&
                      atomic_load_explicit(&o->id, memory_order_acquire) == k->owner &&
                      atomic_load_explicit(&o->state, memory_order_acquire) == NMW_OWNER_LIVE &&
-                     !LD(*k->exiting))) {
+                     !LD(k->rowp->exiting))) {
         uint32_t running_gs = (gs & ~3u) | S_RUN_GC;
         ST(c->gs[off], running_gs);
         const void *ref = NMW_UNLIKELY(gs & F_HASREF) ? c->refs[off] : NULL;
         /* What end_own touches, fetched while the finalizer runs: the row's
          * counters and the histogram's usual buckets, the bitmap word. */
         const row_t *r = k->rowp;
-        __builtin_prefetch(r, 1);
         __builtin_prefetch(&r->hist[4], 1); /* 8 .. 64 ns */
         __builtin_prefetch(&r->hist[8], 1); /* 64 ns .. 8 us */
         __builtin_prefetch(&c->free_bits[off / 64], 1);
@@ -1759,7 +1770,18 @@ void nmw_core_fin_mark_exiting(nmw_owner_t owner) {
   INIT();
   uv_mutex_lock(&lock);
   env_claim_locked(owner);
-  ST(envs[NMW_OWNER_INDEX(owner)].exiting, true);
+  env_t *e = &envs[NMW_OWNER_INDEX(owner)];
+  if (e->used && e->id == owner) {
+    __atomic_store_n(&e->exiting, true, __ATOMIC_SEQ_CST);
+    /* The owner's rows keep a copy for the trampoline (see row_for). */
+    for (pool_t *p = all_pools; p; p = p->next_all) {
+      uint32_t n = __atomic_load_n(&p->nrows, __ATOMIC_SEQ_CST);
+      for (uint32_t i = 0; i < n; i++) {
+        row_t *r = row_at(p, i);
+        if (__atomic_load_n(&r->owner, __ATOMIC_SEQ_CST) == owner) STR(r->exiting, (uint8_t)1);
+      }
+    }
+  }
   uv_mutex_unlock(&lock);
 }
 

@@ -370,6 +370,14 @@ static void test_after_teardown(void **state) {
   EXPECT_STATE(tag_stats(fresh, tag), 1, 0, 0, 0, 1, 0);
   assert_int_equal(run(mine, 7), NMW_OK);
   EXPECT_STATE(tag_stats(fresh, tag), 1, 1, 0, 0, 0, 0);
+  /* A registration for the gone owner does not take the slot back from the live
+   * one: the live one's counters stay. */
+  nmw_fin_id_t stale = reg(old, NMW_FIN_EXTERNAL, tag, site_late(), NULL);
+  EXPECT_STATE(tag_stats(fresh, tag), 1, 1, 0, 0, 0, 0);
+  test_misuse_snapshot(misuse);
+  assert_int_equal(run(stale, 7), NMW_OK);
+  EXPECT_MISUSE_DELTA(misuse, NMW_MISUSE_FINALIZE_AFTER_TEARDOWN, 1, -1);
+  EXPECT_STATE(tag_stats(fresh, tag), 1, 1, 0, 0, 0, 0);
   nmw_core_owner_teardown(fresh);
 }
 
@@ -805,15 +813,25 @@ static void test_trampoline(void **state) {
   assert_int_equal(nmw_core_fin_trampoline(&env, &data, outer, tramp_stopping), NMW_ENOENT);
   EXPECT_MISUSE_DELTA(misuse, NMW_MISUSE_DOUBLE_FINALIZE, 2, -1);
   assert_int_equal(tramp_calls, 5);
+  /* The environment emitted 'exit': from then on at teardown, also for a tag
+   * (a counter row) first used after it. */
+  nmw_tag_t tag2 = test_new_tag("f.trampoline.exiting");
+  uint64_t e1 = reg_tramp(owner, NMW_FIN_WRAP, tag);
+  nmw_core_fin_mark_exiting(owner);
+  uint64_t e2 = reg_tramp(owner, NMW_FIN_WRAP, tag2);
+  assert_int_equal(nmw_core_fin_trampoline(&env, &data, e1, tramp_stopping), NMW_OK);
+  assert_int_equal(nmw_core_fin_trampoline(&env, &data, e2, tramp_stopping), NMW_OK);
+  EXPECT_STATE(tag_stats(owner, tag), 6, 4, 2, 0, 0, 0);
+  EXPECT_STATE(tag_stats(owner, tag2), 1, 0, 1, 0, 0, 0);
   /* After teardown, by the trampoline too: at teardown. */
   uint64_t late = reg_tramp(owner, NMW_FIN_WRAP, tag);
   nmw_core_owner_teardown(owner);
   assert_int_equal(nmw_core_fin_trampoline(&env, &data, late, tramp_stopping), NMW_OK);
   nmw_fin_stats_t s = tag_stats(owner, tag);
-  EXPECT_STATE(s, 6, 4, 2, 0, 0, 0);
+  EXPECT_STATE(s, 7, 4, 3, 0, 0, 0);
   uint64_t timed = 0;
   for (int b = 0; b < NMW_FIN_HIST_BUCKETS; b++) timed += s.hist[b];
-  assert_int_equal(timed, 6); /* every run timed */
+  assert_int_equal(timed, 7); /* every run timed */
 }
 
 /* A slot's generation runs 1 .. 2^20 - 1 and starts again at 1 (64-bit ids): the
