@@ -6,17 +6,19 @@
  *    Node-API call with OUR trampoline as the finalizer and the record's id as
  *    its hint. When the call fails the record is undone; when the table cannot
  *    take a record the call is made with the author's finalizer, unaudited.
- *  - The trampoline: looks the record up (a stale id is a double finalization
- *    and the author's finalizer is not called again), times the author's
- *    finalizer, and records how it ended: by GC while the environment is live,
- *    at teardown once its owner was torn down (env_owner.c's first cleanup hook
- *    runs before Node finalizes anything at teardown).
+ *  - The trampoline, nmw_core_fin_trampoline: looks the record up (a stale id
+ *    is a double finalization and the author's finalizer is not called again),
+ *    times the author's finalizer, and records how it ended: by GC while the
+ *    environment is live, at teardown once its owner was torn down (env_owner.c's
+ *    first cleanup hook runs before Node finalizes anything at teardown). Only
+ *    the "is the environment stopping" probe for external buffers is here.
  *  - The binding for lib/finalizers.js: summaries, live records, environments,
  *    the exit report (also written at process exit by an atexit handler when
  *    NATIVE_MEMWATCH_EXIT_REPORT names a file), optional JS stacks.
  *
- * The trampoline never calls Node-API: a module built with NAPI_EXPERIMENTAL runs
- * finalizers inside the GC.
+ * The trampoline calls no Node-API but that probe (for buffers, which never
+ * finalize inside the GC): a module built with NAPI_EXPERIMENTAL runs finalizers
+ * inside the GC.
  */
 #include "native_memwatch.h"
 
@@ -37,22 +39,24 @@
 
 static atomic_bool capture_stacks;
 
+#if defined(__GNUC__) || defined(__clang__)
+#define NMW_FIN_NOINLINE __attribute__((noinline))
+#else
+#define NMW_FIN_NOINLINE
+#endif
+
 /* Per JS thread: native-memwatch's own env there and its stack function
  * (lib/finalizers.js), and whether a finalizer is running (no JS then). */
 typedef struct fin_thread {
   napi_env js_env;
   napi_ref stack_fn;
-  int in_finalizer;
-  const void *running_ref; /* the reference of the record whose finalizer runs */
 } fin_thread_t;
 static _Thread_local fin_thread_t fin_tls;
 
 /* The JS stack at the twin's call, or NULL (disabled, no stack function on this
  * thread, inside a finalizer, an exception pending, JS refused at teardown). */
-static char *capture_stack(napi_env caller) {
-  if (!atomic_load_explicit(&capture_stacks, memory_order_relaxed) || fin_tls.in_finalizer ||
-      fin_tls.js_env == NULL || fin_tls.stack_fn == NULL)
-    return NULL;
+static NMW_FIN_NOINLINE char *capture_stack_now(napi_env caller) {
+  if (nmw_core_fin_running() || fin_tls.js_env == NULL || fin_tls.stack_fn == NULL) return NULL;
   bool pending = false;
   if (napi_is_exception_pending(caller, &pending) != napi_ok || pending) return NULL;
   napi_env env = fin_tls.js_env;
@@ -78,60 +82,9 @@ static char *capture_stack(napi_env caller) {
   return out;
 }
 
-/* ---- finalizer durations ----
- * Two clock reads per finalizer. uv_hrtime (clock_gettime) costs ~24 ns a read
- * here; the invariant TSC of x86-64 ~10 ns, so it is used where the CPU says it
- * is invariant, scaled by a factor measured against uv_hrtime over the first
- * 50 ms (until then, and elsewhere, uv_hrtime). */
-#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
-#include <cpuid.h>
-#include <x86intrin.h>
-#define FIN_TSC 1
-#endif
-
-static _Atomic double ns_per_tick; /* 0: not calibrated (yet), use uv_hrtime */
-#ifdef FIN_TSC
-static uint64_t cal_tick, cal_ns;
-static atomic_bool cal_started;
-#endif
-
-static void fin_clock_init(void) {
-#ifdef FIN_TSC
-  unsigned a = 0, b = 0, c = 0, d = 0;
-  if (__get_cpuid(0x80000000u, &a, &b, &c, &d) && a >= 0x80000007u &&
-      __get_cpuid(0x80000007u, &a, &b, &c, &d) && (d & (1u << 8))) {
-    cal_tick = __rdtsc();
-    cal_ns = uv_hrtime();
-    atomic_store(&cal_started, true);
-  }
-#endif
-}
-
-typedef struct fin_clock {
-  uint64_t start;
-  bool ticks;
-} fin_clock_t;
-
-static inline fin_clock_t fin_clock_start(void) {
-#ifdef FIN_TSC
-  if (atomic_load_explicit(&ns_per_tick, memory_order_relaxed) != 0)
-    return (fin_clock_t){__rdtsc(), true};
-#endif
-  return (fin_clock_t){uv_hrtime(), false};
-}
-
-static inline uint64_t fin_clock_elapsed(fin_clock_t c) {
-#ifdef FIN_TSC
-  if (c.ticks)
-    return (uint64_t)((double)(__rdtsc() - c.start) *
-                      atomic_load_explicit(&ns_per_tick, memory_order_relaxed));
-#endif
-  uint64_t now = uv_hrtime();
-#ifdef FIN_TSC
-  if (atomic_load_explicit(&cal_started, memory_order_relaxed) && now - cal_ns > 50000000u)
-    atomic_store(&ns_per_tick, (double)(now - cal_ns) / (double)(__rdtsc() - cal_tick));
-#endif
-  return now - c.start;
+static inline char *capture_stack(napi_env caller) {
+  return atomic_load_explicit(&capture_stacks, memory_order_relaxed) ? capture_stack_now(caller)
+                                                                     : NULL;
 }
 
 /* ---- the trampoline ---- */
@@ -152,40 +105,26 @@ static bool fin_env_stopping(napi_env env) {
   return stopping;
 }
 
+static bool fin_stopping(void *env) { return fin_env_stopping((napi_env)env); }
+
+/* The finalizer Node calls: the core looks the record up, runs the author's
+ * finalizer (timed) and counts it; a stale id is a double finalization and the
+ * author's finalizer is not called again. */
 static void fin_trampoline(napi_env env, void *data, void *hint) {
-  nmw_fin_id_t id = (nmw_fin_id_t)(uintptr_t)hint;
-  nmw_fin_call_t call;
-  if (nmw_core_fin_begin(id, &call) != NMW_OK) return;
-  /* Node frees external (array) buffers still alive at teardown from its
-   * "cleanable" queue, which runs before every env cleanup hook, so before the
-   * owner is torn down; from a GC their finalizers are deferred to an immediate.
-   * Either way never inside the GC, so asking Node is safe. */
-  bool at_teardown = call.at_teardown;
-  if (!at_teardown &&
-      (call.kind == NMW_FIN_EXTERNAL_BUFFER || call.kind == NMW_FIN_EXTERNAL_ARRAYBUFFER))
-    at_teardown = fin_env_stopping(env);
-  fin_clock_t clock = fin_clock_start();
-  if (call.cb) {
-    const void *outer_ref = fin_tls.running_ref;
-    fin_tls.in_finalizer++;
-    fin_tls.running_ref = call.ref;
-    ((napi_finalize)call.cb)(env, data, call.hint);
-    fin_tls.running_ref = outer_ref;
-    fin_tls.in_finalizer--;
-  }
-  nmw_core_fin_end(id, fin_clock_elapsed(clock), at_teardown);
+  nmw_core_fin_trampoline(env, data, (nmw_fin_id_t)(uintptr_t)hint, fin_stopping);
 }
 
 /* ---- the twins ---- */
 
 /* Records a registration; false when the table cannot (the caller then makes
- * the plain call, unaudited). */
+ * the plain call, unaudited). *id is the finalize_hint for the napi call (the
+ * record's id with its class: every core call takes it). */
 static bool fin_record(napi_env env, nmw_fin_kind_t kind, nmw_finalize_fn cb, void *data,
                        void *hint, const void *key, nmw_tag_t tag, nmw_site_t *site,
                        nmw_fin_id_t *id) {
-  nmw_fin_reg_t reg = {nmw_core_owner_of_env(env), kind, tag, site, cb, data, hint, key,
-                       capture_stack(env)};
-  return nmw_core_fin_register(&reg, id) == NMW_OK;
+  nmw_fin_reg_t reg = {0, kind, tag, site, cb, data, hint, key, capture_stack(env), env};
+  nmw_fin_id_t plain;
+  return nmw_core_fin_register_hint(&reg, &plain, id) == NMW_OK;
 }
 
 #define FIN_HINT(id) ((void *)(uintptr_t)(id))
@@ -331,7 +270,7 @@ int nmw__fin_delete_reference(void *env_, void *ref, nmw_tag_t tag, nmw_site_t *
   /* A finalizer deleting its own reference (the usual pattern) cancels nothing and
    * needs no lookup. Otherwise the record is found before the delete: afterwards
    * another thread could get the same address. */
-  nmw_fin_id_t id = ref == fin_tls.running_ref ? 0 : nmw_core_fin_find_ref(ref);
+  nmw_fin_id_t id = ref == nmw_core_fin_running_ref() ? 0 : nmw_core_fin_find_ref(ref);
   napi_status status = napi_delete_reference((napi_env)env_, (napi_ref)ref);
   /* A reference deleted before its finalizer ran: the finalizer never will. */
   if (status == napi_ok && id != 0) nmw_core_fin_cancel(id);
@@ -538,7 +477,7 @@ static void write_exit_report_at_exit(void) {
 
 static uv_once_t atexit_once = UV_ONCE_INIT;
 static void register_atexit(void) {
-  fin_clock_init();
+  nmw_core_fin_clock_init();
   atexit(write_exit_report_at_exit);
 }
 
@@ -842,7 +781,8 @@ static napi_value fin_js_finalize_again(napi_env env, napi_callback_info info) {
   NMW_ARGS(env, info, 1, argv);
   double id;
   NMW_CALL(env, napi_get_value_double(env, argv[0], &id));
-  if (!(id >= 1 && id <= 9007199254740991.0) || id != (double)(uint64_t)id)
+  /* Ids are below 2^52 (the bits above carry a hint's class). */
+  if (!(id >= 1 && id < 4503599627370496.0) || id != (double)(uint64_t)id)
     return nmw__throw(env, "RangeError", "ERR_OUT_OF_RANGE", "id must be a record id");
   uint64_t before = nmw_core_misuse_count(NMW_MISUSE_DOUBLE_FINALIZE);
   fin_trampoline(env, NULL, FIN_HINT((nmw_fin_id_t)id));

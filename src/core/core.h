@@ -272,13 +272,17 @@ void nmw_core_external_global(nmw_ext_global_t *out);
 
 /* ---- finalizer audit (finalizers.c) ----
  * One record per Node-API finalizer registered through the header's twins
- * (nmw_wrap, nmw_add_finalizer, nmw_create_external, ...). Records live in a
- * process-wide table of slots reused through a free list, so its memory follows
- * the peak number of live records. A record's id (slot index and the slot's
- * generation) is the finalize_hint the addon's trampoline receives: a stale id
- * means the finalizer ran twice. Counters are kept per environment (owner) and
- * tag; ages and listings of live records scan the table when asked. Every call
- * is thread-safe (one mutex); none calls Node-API or JS. */
+ * (nmw_wrap, nmw_add_finalizer, nmw_create_external, ...). Records live in
+ * per-thread pools of slots reused through a bitmap, so memory follows the peak
+ * number of live records. A record's id (slot index and the slot's generation)
+ * is the finalize_hint the addon's trampoline receives: a stale id means the
+ * finalizer ran twice. Counters are kept per environment (owner) and tag; ages
+ * and listings of live records scan the pools when asked. None calls Node-API
+ * or JS. Every call is thread-safe; registration and finalization take no lock
+ * on the thread that registered the record (Node-API runs finalizers there).
+ * Cancellation by key or reference (cancel_key, cancel_ref, find_key, find_ref)
+ * and set_ref see only the calling thread's records: Node-API removes wraps and
+ * deletes references on the thread that made them. */
 typedef enum nmw_fin_kind {
   NMW_FIN_WRAP = 0,               /* napi_wrap */
   NMW_FIN_FINALIZER,              /* napi_add_finalizer */
@@ -330,11 +334,18 @@ typedef struct nmw_fin_reg {
   const void *key; /* the napi_env of instance data (what replacing it finds it
                       by); unused otherwise: a wrap is found by data, its native object */
   char *stack;     /* malloc'd JS stack or NULL; the record owns it (freed on failure too) */
+  const void *env; /* when not NULL: the napi_env whose owner registers (owner is then
+                      ignored; nmw_core_owner_of_env(env), which the core caches) */
 } nmw_fin_reg_t;
 
-/* Records a registration (before the napi call: the id is its hint). NMW_OK,
- * NMW_EINVAL (bad kind), NMW_ENOSPC (table full), NMW_ENOMEM. */
+/* Records a registration (before the napi call). NMW_OK, NMW_EINVAL (bad kind),
+ * NMW_ENOSPC (table full), NMW_ENOMEM. */
 int nmw_core_fin_register(const nmw_fin_reg_t *reg, nmw_fin_id_t *out);
+/* The same, with the finalize_hint for the napi call in *hint: the id, and (on
+ * 64-bit targets) the record's class in its top 12 bits, so that the trampoline's
+ * begin and end read nothing of the record but its state word. Every call that
+ * takes an id also takes a hint. */
+int nmw_core_fin_register_hint(const nmw_fin_reg_t *reg, nmw_fin_id_t *out, uint64_t *hint);
 /* Undoes a registration whose napi call failed: as if it never happened. */
 void nmw_core_fin_unregister(nmw_fin_id_t id);
 /* The napi_ref the call returned (wrap/add_finalizer with a result), for cancellation. */
@@ -362,14 +373,38 @@ bool nmw_core_fin_cancel(nmw_fin_id_t id);
  * counted at teardown and reported as "finalize_after_teardown"; its finalizer is
  * still called. */
 typedef struct nmw_fin_call {
-  nmw_finalize_fn cb;
-  void *data, *hint;
+  nmw_finalize_fn cb; /* call it with Node's env and data, and this hint */
+  void *hint;
   nmw_fin_kind_t kind;
   bool at_teardown; /* as begin classified it */
   const void *ref;  /* the reference set by nmw_core_fin_set_ref, or NULL */
+  /* begin's own, for nmw_core_fin_end_call */
+  nmw_fin_id_t id_;
+  void *chunk_;
+  const void *class_;
+  uint32_t off_;
 } nmw_fin_call_t;
 int nmw_core_fin_begin(nmw_fin_id_t id, nmw_fin_call_t *out);
 void nmw_core_fin_end(nmw_fin_id_t id, uint64_t duration_ns, bool at_teardown);
+/* end for the call begin filled (no second lookup). */
+void nmw_core_fin_end_call(const nmw_fin_call_t *call, uint64_t duration_ns, bool at_teardown);
+
+/* The addon's trampoline, all but what needs Node-API: begin for the hint, the
+ * author's finalizer called with env, data and its own hint and timed, end.
+ * stopping (may be NULL) is asked, for external (array) buffers only and unless
+ * begin already counted the call at teardown, whether env's environment is
+ * stopping. Returns begin's result: NMW_ENOENT for a record that is not live
+ * (the finalizer is not called). */
+typedef bool (*nmw_fin_stopping_fn)(void *env);
+int nmw_core_fin_trampoline(void *env, void *data, nmw_fin_id_t hint, nmw_fin_stopping_fn stopping);
+/* On the calling thread, inside a finalizer that nmw_core_fin_trampoline runs:
+ * how many are running (nested), and the reference of the innermost one's record. */
+int nmw_core_fin_running(void);
+const void *nmw_core_fin_running_ref(void);
+/* Finalizer durations: nanoseconds from the invariant TSC where the CPU has one
+ * (x86-64), calibrated against uv_hrtime over the first 50 ms after this call
+ * (until then, and elsewhere, uv_hrtime). */
+void nmw_core_fin_clock_init(void);
 
 /* Per-tag counters of one owner (all: every owner, summed per tag). Fills up to
  * cap rows (cap 0: rows may be NULL) and returns how many there are; total (may
@@ -436,9 +471,11 @@ typedef struct nmw_fin_global {
   uint64_t total_bytes;  /* the sum (all included in nmw_core_overhead's metadata) */
   uint64_t capacity;     /* record slots allocated */
   uint64_t live;         /* records live or running, every environment */
-  uint64_t peak_live;
+  uint64_t peak_live;    /* the pools' peaks summed: exact with one registering thread */
   uint64_t orphans;      /* live records whose environment slot was reused */
   uint64_t register_failed; /* registrations refused (table full, no memory) */
+  uint64_t pools;        /* record pools (one per thread that registered, reused) */
+  uint64_t classes;      /* distinct (finalizer, hint, site, owner, tag, kind) in use */
 } nmw_fin_global_t;
 void nmw_core_fin_global(nmw_fin_global_t *out);
 

@@ -107,18 +107,17 @@ static void env_main(void *arg) {
       assert_int_equal(nmw_core_external_adjust(NULL, ext_tag, -4096, site_stress()), NMW_OK);
 
       nmw_fin_reg_t r = {e->owner, NMW_FIN_WRAP, fin_tag, site_stress(), fin_cb,
-                         &keys[round], NULL, &keys[round], NULL};
+                         &keys[round], NULL, &keys[round], NULL, NULL};
       nmw_fin_id_t id = 0;
       assert_int_equal(nmw_core_fin_register(&r, &id), NMW_OK);
       if (round % 3 == 0) {
         nmw_fin_call_t call;
         assert_int_equal(nmw_core_fin_begin(id, &call), NMW_OK);
-        call.cb(NULL, call.data, call.hint);
+        call.cb(NULL, &keys[round], call.hint); /* Node passes the data */
         nmw_core_fin_end(id, 10, false);
       } else if (round % 3 == 1) {
-        /* By id, on the first phase: cancelling by key turns the wrap index on,
-         * and the trampoline's lock-free path (begin_fast) is only taken while no
-         * index is on. */
+        /* By id, on the first phase: cancelling by key turns the thread's wrap
+         * index on, and later registrations enter it. */
         if (phase == 0)
           assert_true(nmw_core_fin_cancel(id));
         else
