@@ -373,6 +373,13 @@ static inline row_t *row_at(const pool_t *p, uint32_t i) {
   return &page[i - pg_start(pg, ROW_PG_BITS)];
 }
 
+/* nmw__owner_live, always inline (the common registration calls it). */
+NMW_INLINE bool owner_live(nmw_owner_t id) {
+  const nmw_owner_slot_t *o = &nmw__owners[NMW_OWNER_INDEX(id)];
+  return id != 0 && atomic_load_explicit(&o->id, memory_order_acquire) == id &&
+         atomic_load_explicit(&o->state, memory_order_acquire) == NMW_OWNER_LIVE;
+}
+
 /* Whether owner's counters are the ones its environment slot keeps: a later
  * environment that registered in the same slot hides them (and makes its live
  * records orphans). */
@@ -1063,9 +1070,9 @@ int nmw_core_fin_register_hint(const nmw_fin_reg_t *reg, nmw_fin_id_t *out, uint
   if (NMW_LIKELY(p != NULL) && p->k_cb == reg->cb && p->k_hint == reg->hint &&
       p->k_site == reg->site && p->k_tag == reg->tag && p->k_kind == (uint8_t)reg->kind &&
       reg->kind != NMW_FIN_INSTANCE_DATA && !p->k_slow && reg->stack == NULL &&
-      (reg->env != NULL ? reg->env == p->k_env && p->k_owner != 0 && nmw__owner_live(p->k_owner)
+      (reg->env != NULL ? reg->env == p->k_env && owner_live(p->k_owner)
                         : reg->owner == p->k_owner &&
-                              (p->k_owner == 0 ? owner_current(0) : nmw__owner_live(p->k_owner)))) {
+                              (p->k_owner == 0 ? owner_current(0) : owner_live(p->k_owner)))) {
     /* A live owner keeps its environment slot (env_claim_locked), which its
      * first registration here claimed: no need to look at it. */
     chunk_t *c = p->cur;
