@@ -225,7 +225,7 @@ struct pool {
   nmw_owner_t k_owner;
   uint16_t k_tag;
   uint8_t k_kind; /* NMW_FIN_KIND_COUNT: no last class */
-  bool k_slow;    /* the wrap index is on: registrations take the long way */
+  bool k_slow;    /* the last class is of wraps and the wrap index is on: the long way */
   uint32_t last_cls;
   uint32_t cur_key; /* the cursor: no free bit before word (cur_key & 63) of chunk
                       * (cur_key >> 6) in the pool's list */
@@ -311,7 +311,7 @@ const char *nmw_core_fin_kind_name(nmw_fin_kind_t kind) {
 
 /* Registration times and ages: a coarse clock (a scheduler tick, ~4 ns a read)
  * is enough there; durations use the addon's clock. */
-static uint64_t coarse_now(void) {
+NMW_INLINE uint64_t coarse_now(void) {
 #if defined(__linux__) && defined(CLOCK_MONOTONIC_COARSE)
   struct timespec ts;
   if (clock_gettime(CLOCK_MONOTONIC_COARSE, &ts) == 0)
@@ -772,6 +772,7 @@ static inline uint32_t class_for(pool_t *p, const nmw_fin_reg_t *reg) {
     p->k_owner = k->owner;
     p->k_tag = k->tag;
     p->k_kind = k->kind;
+    p->k_slow = k->kind == NMW_FIN_WRAP && p->wrap_index.on;
   }
   return i;
 }
@@ -846,7 +847,7 @@ static bool index_on(pool_t *p, index_t *ix) {
     }
   }
   ix->on = true;
-  if (ix->wrap) p->k_slow = true; /* registrations of wraps enter it */
+  if (ix->wrap && p->k_kind == NMW_FIN_WRAP) p->k_slow = true; /* wraps enter it */
   return true;
 }
 
@@ -1031,7 +1032,7 @@ static NMW_NOINLINE int register_slow(const nmw_fin_reg_t *given, nmw_fin_id_t *
   if (NMW_UNLIKELY(ci == NONE)) return register_failed(p, NONE, NMW_ENOMEM, reg->stack);
   p->k_env = reg->env;
   bool instance = reg->kind == NMW_FIN_INSTANCE_DATA;
-  bool keyed = p->k_slow && reg->kind == NMW_FIN_WRAP;
+  bool keyed = p->wrap_index.on && reg->kind == NMW_FIN_WRAP;
   if (keyed || instance) {
     int rc = register_room(p, keyed, instance);
     if (rc != NMW_OK) return register_failed(p, ci, rc, reg->stack);
@@ -1099,6 +1100,34 @@ int nmw_core_fin_register_hint(const nmw_fin_reg_t *reg, nmw_fin_id_t *out, uint
 
 int nmw_core_fin_register(const nmw_fin_reg_t *reg, nmw_fin_id_t *out) {
   return nmw_core_fin_register_hint(reg, out, NULL);
+}
+
+uint64_t nmw_core_fin_register_quick(const void *env, nmw_fin_kind_t kind, nmw_tag_t tag,
+                                     nmw_site_t *site, nmw_finalize_fn cb, void *data,
+                                     void *hint) {
+  pool_t *p = tls_pool;
+  if (NMW_LIKELY(p != NULL) && p->k_cb == cb && p->k_hint == hint && p->k_site == site &&
+      p->k_tag == tag && p->k_kind == (uint8_t)kind && kind != NMW_FIN_INSTANCE_DATA &&
+      !p->k_slow && env == p->k_env && env != NULL && owner_live(p->k_owner)) {
+    chunk_t *c = p->cur;
+    uint32_t w = p->cur_key & 63;
+    uint64_t bits = c->free_bits[w];
+    if (NMW_LIKELY(bits != 0)) {
+      c->free_bits[w] = bits & (bits - 1);
+      uint32_t off = w * 64 + (uint32_t)__builtin_ctzll(bits);
+      if (off + 1 < CHUNK) {
+        __builtin_prefetch(&c->gs[off + 1], 1);
+        __builtin_prefetch(&c->cls[off + 1], 1);
+        __builtin_prefetch(&c->cold[off + 1], 1);
+      }
+      uint32_t ci = p->last_cls;
+      uint32_t gen = slot_class(p, c, off, ci);
+      uint64_t h;
+      record_write(p, c, off, gen, ci, data, 0, &h);
+      return h;
+    }
+  }
+  return 0;
 }
 
 /* ---- other threads' records ---- */
