@@ -119,16 +119,9 @@ static void fin_trampoline(napi_env env, void *data, void *hint) {
 /* Records a registration; false when the table cannot (the caller then makes
  * the plain call, unaudited). *id is the finalize_hint for the napi call (the
  * record's id with its class: every core call takes it). */
-static inline __attribute__((always_inline)) bool fin_record(napi_env env, nmw_fin_kind_t kind, nmw_finalize_fn cb, void *data,
+static bool fin_record(napi_env env, nmw_fin_kind_t kind, nmw_finalize_fn cb, void *data,
                        void *hint, const void *key, nmw_tag_t tag, nmw_site_t *site,
                        nmw_fin_id_t *id) {
-  if (!atomic_load_explicit(&capture_stacks, memory_order_relaxed)) {
-    uint64_t quick = nmw_core_fin_register_quick(env, kind, tag, site, cb, data, hint);
-    if (quick != 0) {
-      *id = quick;
-      return true;
-    }
-  }
   nmw_fin_reg_t reg = {0, kind, tag, site, cb, data, hint, key, capture_stack(env), env};
   nmw_fin_id_t plain;
   return nmw_core_fin_register_hint(&reg, &plain, id) == NMW_OK;

@@ -346,13 +346,6 @@ int nmw_core_fin_register(const nmw_fin_reg_t *reg, nmw_fin_id_t *out);
  * begin and end read nothing of the record but its state word. Every call that
  * takes an id also takes a hint. */
 int nmw_core_fin_register_hint(const nmw_fin_reg_t *reg, nmw_fin_id_t *out, uint64_t *hint);
-/* The common case of nmw_core_fin_register_hint, by napi_env without a stack
- * (arguments in registers): the thread's last class again and a free slot at
- * its cursor. Returns the hint, or 0 (having done nothing) for the caller to
- * make the full call. */
-uint64_t nmw_core_fin_register_quick(const void *env, nmw_fin_kind_t kind, nmw_tag_t tag,
-                                     nmw_site_t *site, nmw_finalize_fn cb, void *data,
-                                     void *hint);
 /* Undoes a registration whose napi call failed: as if it never happened. */
 void nmw_core_fin_unregister(nmw_fin_id_t id);
 /* The napi_ref the call returned (wrap/add_finalizer with a result), for cancellation. */

@@ -1102,34 +1102,6 @@ int nmw_core_fin_register(const nmw_fin_reg_t *reg, nmw_fin_id_t *out) {
   return nmw_core_fin_register_hint(reg, out, NULL);
 }
 
-uint64_t nmw_core_fin_register_quick(const void *env, nmw_fin_kind_t kind, nmw_tag_t tag,
-                                     nmw_site_t *site, nmw_finalize_fn cb, void *data,
-                                     void *hint) {
-  pool_t *p = tls_pool;
-  if (NMW_LIKELY(p != NULL) && p->k_cb == cb && p->k_hint == hint && p->k_site == site &&
-      p->k_tag == tag && p->k_kind == (uint8_t)kind && kind != NMW_FIN_INSTANCE_DATA &&
-      !p->k_slow && env == p->k_env && env != NULL && owner_live(p->k_owner)) {
-    chunk_t *c = p->cur;
-    uint32_t w = p->cur_key & 63;
-    uint64_t bits = c->free_bits[w];
-    if (NMW_LIKELY(bits != 0)) {
-      c->free_bits[w] = bits & (bits - 1);
-      uint32_t off = w * 64 + (uint32_t)__builtin_ctzll(bits);
-      if (off + 1 < CHUNK) {
-        __builtin_prefetch(&c->gs[off + 1], 1);
-        __builtin_prefetch(&c->cls[off + 1], 1);
-        __builtin_prefetch(&c->cold[off + 1], 1);
-      }
-      uint32_t ci = p->last_cls;
-      uint32_t gen = slot_class(p, c, off, ci);
-      uint64_t h;
-      record_write(p, c, off, gen, ci, data, 0, &h);
-      return h;
-    }
-  }
-  return 0;
-}
-
 /* ---- other threads' records ---- */
 
 /* Claims a record of another pool: its state word from want to to. */

@@ -505,31 +505,12 @@ static void test_hints(void **state) {
   for (int i = 0; i < 3; i++) assert_int_equal(nmw_core_fin_register(&r, &ids[i]), NMW_OK);
   EXPECT_STATE(tag_stats(owner, tag), 5, 2, 0, 0, 3, 0);
   for (int i = 0; i < 3; i++) assert_int_equal(run(ids[i], 5), NMW_OK);
-  /* The quick entry: the same class again is registered (a hint back); another
-   * class, or an env whose owner is not the cached one, is left to the full call. */
-  uint64_t q = nmw_core_fin_register_quick(&env_a, NMW_FIN_EXTERNAL, tag, site_b(), count_cb, NULL,
-                                           NULL);
-  assert_true(q != 0);
-  assert_int_equal(nmw_core_fin_register_quick(&env_a, NMW_FIN_EXTERNAL, tag, site_b(), count_cb,
-                                               NULL, (void *)0x1),
-                   0);
-  static int env_b;
-  assert_int_equal(nmw_core_fin_register_quick(&env_b, NMW_FIN_EXTERNAL, tag, site_b(), count_cb,
-                                               NULL, NULL),
-                   0);
-  EXPECT_STATE(tag_stats(owner, tag), 6, 5, 0, 0, 1, 0);
-  assert_int_equal(run(q, 5), NMW_OK);
-  EXPECT_STATE(tag_stats(owner, tag), 6, 6, 0, 0, 0, 0);
   nmw_core_owner_teardown(owner);
   assert_int_equal(nmw_core_fin_register(&r, &ids[0]), NMW_OK);
   EXPECT_STATE(tag_stats(0, tag), 1, 0, 0, 0, 1, 0);
   assert_int_equal(run(ids[0], 5), NMW_OK);
   EXPECT_STATE(tag_stats(0, tag), 1, 1, 0, 0, 0, 0);
-  EXPECT_STATE(tag_stats(owner, tag), 6, 6, 0, 0, 0, 0);
-  /* The owner gone: not the quick way. */
-  assert_int_equal(nmw_core_fin_register_quick(&env_a, NMW_FIN_EXTERNAL, tag, site_b(), count_cb,
-                                               NULL, NULL),
-                   0);
+  EXPECT_STATE(tag_stats(owner, tag), 5, 5, 0, 0, 0, 0);
 }
 
 /* A fresh thread's pool: classes shared by registrations that share (finalizer,
