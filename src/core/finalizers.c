@@ -225,7 +225,7 @@ struct pool {
   nmw_owner_t k_owner;
   uint16_t k_tag;
   uint8_t k_kind; /* NMW_FIN_KIND_COUNT: no last class */
-  bool k_slow;    /* the wrap index is on: registrations take the long way */
+  bool k_slow;    /* the last class is of wraps and the wrap index is on: the long way */
   uint32_t last_cls;
   uint32_t cur_key; /* the cursor: no free bit before word (cur_key & 63) of chunk
                       * (cur_key >> 6) in the pool's list */
@@ -311,7 +311,7 @@ const char *nmw_core_fin_kind_name(nmw_fin_kind_t kind) {
 
 /* Registration times and ages: a coarse clock (a scheduler tick, ~4 ns a read)
  * is enough there; durations use the addon's clock. */
-static uint64_t coarse_now(void) {
+NMW_INLINE uint64_t coarse_now(void) {
 #if defined(__linux__) && defined(CLOCK_MONOTONIC_COARSE)
   struct timespec ts;
   if (clock_gettime(CLOCK_MONOTONIC_COARSE, &ts) == 0)
@@ -371,6 +371,13 @@ static inline row_t *row_at(const pool_t *p, uint32_t i) {
   uint32_t pg = pg_of(i, ROW_PG_BITS);
   row_t *page = LDA(p->row_pages[pg]);
   return &page[i - pg_start(pg, ROW_PG_BITS)];
+}
+
+/* nmw__owner_live, always inline (the common registration calls it). */
+NMW_INLINE bool owner_live(nmw_owner_t id) {
+  const nmw_owner_slot_t *o = &nmw__owners[NMW_OWNER_INDEX(id)];
+  return id != 0 && atomic_load_explicit(&o->id, memory_order_acquire) == id &&
+         atomic_load_explicit(&o->state, memory_order_acquire) == NMW_OWNER_LIVE;
 }
 
 /* Whether owner's counters are the ones its environment slot keeps: a later
@@ -765,6 +772,7 @@ static inline uint32_t class_for(pool_t *p, const nmw_fin_reg_t *reg) {
     p->k_owner = k->owner;
     p->k_tag = k->tag;
     p->k_kind = k->kind;
+    p->k_slow = k->kind == NMW_FIN_WRAP && p->wrap_index.on;
   }
   return i;
 }
@@ -839,7 +847,7 @@ static bool index_on(pool_t *p, index_t *ix) {
     }
   }
   ix->on = true;
-  if (ix->wrap) p->k_slow = true; /* registrations of wraps enter it */
+  if (ix->wrap && p->k_kind == NMW_FIN_WRAP) p->k_slow = true; /* wraps enter it */
   return true;
 }
 
@@ -1024,7 +1032,7 @@ static NMW_NOINLINE int register_slow(const nmw_fin_reg_t *given, nmw_fin_id_t *
   if (NMW_UNLIKELY(ci == NONE)) return register_failed(p, NONE, NMW_ENOMEM, reg->stack);
   p->k_env = reg->env;
   bool instance = reg->kind == NMW_FIN_INSTANCE_DATA;
-  bool keyed = p->k_slow && reg->kind == NMW_FIN_WRAP;
+  bool keyed = p->wrap_index.on && reg->kind == NMW_FIN_WRAP;
   if (keyed || instance) {
     int rc = register_room(p, keyed, instance);
     if (rc != NMW_OK) return register_failed(p, ci, rc, reg->stack);
@@ -1063,9 +1071,9 @@ int nmw_core_fin_register_hint(const nmw_fin_reg_t *reg, nmw_fin_id_t *out, uint
   if (NMW_LIKELY(p != NULL) && p->k_cb == reg->cb && p->k_hint == reg->hint &&
       p->k_site == reg->site && p->k_tag == reg->tag && p->k_kind == (uint8_t)reg->kind &&
       reg->kind != NMW_FIN_INSTANCE_DATA && !p->k_slow && reg->stack == NULL &&
-      (reg->env != NULL ? reg->env == p->k_env && p->k_owner != 0 && nmw__owner_live(p->k_owner)
+      (reg->env != NULL ? reg->env == p->k_env && owner_live(p->k_owner)
                         : reg->owner == p->k_owner &&
-                              (p->k_owner == 0 ? owner_current(0) : nmw__owner_live(p->k_owner)))) {
+                              (p->k_owner == 0 ? owner_current(0) : owner_live(p->k_owner)))) {
     /* A live owner keeps its environment slot (env_claim_locked), which its
      * first registration here claimed: no need to look at it. */
     chunk_t *c = p->cur;
