@@ -3,8 +3,12 @@
 // A whole-program figure (issue 8): a tree of small nodes built from JS node by
 // node (one napi call per node: a 32 B node and its strdup'd label; one per edge:
 // the parent's children array grows by realloc), counted and freed in C. The same
-// addon source built tracked (native_memwatch.h) and with plain malloc, in one
-// process; trials alternate and the medians are compared.
+// addon source built tracked (native_memwatch.h), with plain malloc, and with
+// plain malloc asked for the chunk sizes the tracker asks libc for ("padded": the
+// header, the size class's capacity and the canary), in one process; trials
+// rotate the order and the medians are compared. tracked / plain is the goal's
+// figure; padded / plain is what the larger chunks alone cost glibc, tracked /
+// padded what the tracker's own code costs.
 //
 //   node bench/workload/run.js [--nodes N] [--trials T]
 //
@@ -27,8 +31,11 @@ buildAddon(__dirname, { quiet: true });
 const dir = path.join(__dirname, 'build', 'Release');
 const tracked = require(path.join(dir, 'workload_tracked.node'));
 const plain = require(path.join(dir, 'workload_plain.node'));
+const padded = require(path.join(dir, 'workload_padded.node'));
 if (tracked.init() !== 'ok') throw new Error('the tracked addon did not import native-memwatch');
 plain.init();
+padded.init();
+const addons = { tracked, plain, padded };
 
 // Each trial starts from a collected heap: V8's collections of the previous
 // trial's 200,000 handles otherwise land in random trials (per-trial ratios of
@@ -52,30 +59,33 @@ function run(addon) {
 }
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-run(tracked);
-run(plain); // warm both
-const times = { tracked: [], plain: [] };
+for (const a of Object.values(addons)) run(a); // warm all three
+const names = Object.keys(addons);
+const times = { tracked: [], plain: [], padded: [] };
 const ratios = [];
 for (let t = 0; t < TRIALS; t++) {
-  // Alternate which goes first.
-  const order = t % 2 ? ['plain', 'tracked'] : ['tracked', 'plain'];
-  const got = {};
-  for (const k of order) got[k] = run(k === 'tracked' ? tracked : plain);
-  times.tracked.push(got.tracked);
-  times.plain.push(got.plain);
-  ratios.push(got.tracked / got.plain);
+  // Rotate which goes first.
+  for (let j = 0; j < names.length; j++) {
+    const k = names[(t + j) % names.length];
+    times[k].push(run(addons[k]));
+  }
+  ratios.push(times.tracked[t] / times.plain[t]);
 }
 const row = mw.stats().tags['bench.workload'];
 if (row.currBlocks !== 0) throw new Error(`blocks left: ${row.currBlocks}`);
-const mt = median(times.tracked), mp = median(times.plain);
+const mt = median(times.tracked), mp = median(times.plain), md = median(times.padded);
 console.log(`${NODES} nodes (fanout ${FANOUT}), ${TRIALS} alternating trials`);
 console.log(`tracked ${mt.toFixed(1)} ms, plain malloc ${mp.toFixed(1)} ms (medians); ratio ${(mt / mp).toFixed(3)}; per-trial ratios ${Math.min(...ratios).toFixed(3)}..${Math.max(...ratios).toFixed(3)}`);
+console.log(`plain malloc of the tracker's chunk sizes ${md.toFixed(1)} ms: padded / plain ${(md / mp).toFixed(3)} (the larger chunks), tracked / padded ${(mt / md).toFixed(3)} (the tracker's code)`);
 console.log(`tracked blocks per trial: ${row.allocs / (TRIALS + 1)} allocations, ${row.reallocs / (TRIALS + 1)} reallocs`);
 console.log(JSON.stringify({
   ratio_workload: +(mt / mp).toFixed(3),
   ratio_workload_median_of_ratios: +median(ratios).toFixed(3),
   workload_ms_tracked: +mt.toFixed(1),
   workload_ms_plain: +mp.toFixed(1),
+  workload_ms_padded: +md.toFixed(1),
+  ratio_padded_vs_plain: +(md / mp).toFixed(3),
+  ratio_tracked_vs_padded: +(mt / md).toFixed(3),
   nodes: NODES,
   trials: TRIALS,
 }));

@@ -33,6 +33,12 @@ static inline nmw_hdr_t *hdr(const void *user) {
 static inline uint64_t *prefix_of(const void *user) {
   return (uint64_t *)((uintptr_t)user - NMW_HDR - 8);
 }
+/* Names the owner of a prefixed block's external bytes (the prefix's high half;
+ * its low half is the offset from libc's chunk). */
+static inline void set_prefix_owner(void *user, nmw_owner_t owner) {
+  uint64_t *pre = prefix_of(user);
+  *pre = (uint32_t)*pre | (uint64_t)owner << 32;
+}
 static inline uint64_t blk_size(const nmw_hdr_t *h) { return h->word & NMW_SIZE_MASK; }
 static inline uint32_t blk_slot(const nmw_hdr_t *h) { return (uint32_t)(h->word >> 48); }
 static inline nmw_tag_t blk_tag(const nmw_hdr_t *h) { return nmw__slot_tag[blk_slot(h)]; }
@@ -162,23 +168,35 @@ static NMW_NOINLINE void cache_damaged(nmw_shard_t *sh, nmw_bin_t *bin) {
               "free, or past the end of the block before it); the cache class was dropped");
 }
 
-/* Takes a block of class k and layout (0 or NMW_EXT_FLAGS) from the cache, or
- * NULL; *lead gets its LEAD bit. */
-static inline void *cache_pop(nmw_shard_t *sh, unsigned k, unsigned layout, uint64_t *lead) {
-  nmw_bin_t *bin = &bins_of(sh, layout)[k];
+/* Unlinks a class's first block when its DEAD mark (with the layout's flags: 0 or
+ * NMW_EXT_FLAGS) is intact; NULL for an empty class and for a damaged first block
+ * (which cache_pop reports: the fast paths leave it to the slow path's).
+ * *link gets the block's link word (its LEAD bit in bit 0). */
+NMW_INLINE nmw_hdr_t *bin_take(nmw_shard_t *sh, nmw_bin_t *bin, unsigned layout, uint64_t *link) {
   nmw_hdr_t *h = bin->head;
-  if (h == NULL) return NULL;
-  void *user = (unsigned char *)h + NMW_HDR;
-  if (NMW_UNLIKELY(h->check != (NMW_DEAD_CHECK(user) ^ layout))) {
-    cache_damaged(sh, bin);
+  if (NMW_UNLIKELY(h == NULL)) return NULL;
+  if (NMW_UNLIKELY(h->check != (NMW_DEAD_CHECK((unsigned char *)h + NMW_HDR) ^ layout)))
     return NULL;
-  }
-  uint64_t link = h->word;
-  bin->head = (nmw_hdr_t *)(uintptr_t)(link & ~UINT64_C(1));
+  uint64_t l = h->word;
+  bin->head = (nmw_hdr_t *)(uintptr_t)(l & ~UINT64_C(1));
   bin->count--;
   NMW_ADD(sh->cache_bytes, -(int64_t)bin->alloc);
+  *link = l;
+  return h;
+}
+
+/* Takes a block of class k and layout from the cache, or NULL (a damaged class is
+ * dropped and reported); *lead gets its LEAD bit. */
+static inline void *cache_pop(nmw_shard_t *sh, unsigned k, unsigned layout, uint64_t *lead) {
+  nmw_bin_t *bin = &bins_of(sh, layout)[k];
+  uint64_t link;
+  nmw_hdr_t *h = bin_take(sh, bin, layout, &link);
+  if (h == NULL) {
+    if (bin->head != NULL) cache_damaged(sh, bin);
+    return NULL;
+  }
   *lead = (link & 1u) << 47;
-  return user;
+  return (unsigned char *)h + NMW_HDR;
 }
 
 /* Makes room in a cache class for one block: a full class gives half of its
@@ -285,8 +303,7 @@ static void *make_block(nmw_shard_t *sh, size_t size, size_t alignment, bool zer
       void *user = cache_pop(sh, k, NMW_EXT_FLAGS, lead);
       if (user) {
         *lead = 0;
-        uint64_t *pre = prefix_of(user);
-        *pre = (uint32_t)*pre | (uint64_t)owner << 32;
+        set_prefix_owner(user, owner);
         if (zero) memset(user, 0, size);
         return user;
       }
@@ -475,8 +492,10 @@ static inline nmw_ext_ctr_t *ext_page_of(nmw_shard_t *sh, nmw_owner_t owner) {
 }
 
 /* The rare end of an external fast path: a sync due (EXT_DUE), a wake due
- * (EXT_WAKE). At most six arguments, so that the fast paths call it as a tail call. */
-enum { EXT_DUE = 1, EXT_WAKE = 2 };
+ * (EXT_WAKE), a block to zero (EXT_ZERO, an allocation's: before the wake, which
+ * may report to V8 at once). At most six arguments, so that the fast paths call
+ * it as a tail call. */
+enum { EXT_DUE = 1, EXT_WAKE = 2, EXT_ZERO = 4 };
 static void ext_finish(nmw_shard_t *sh, nmw_tag_t tag, nmw_ext_ctr_t *page, nmw_owner_t owner,
                        unsigned due) {
   if (due & EXT_DUE) nmw__sync(sh, tag);
@@ -485,6 +504,7 @@ static void ext_finish(nmw_shard_t *sh, nmw_tag_t tag, nmw_ext_ctr_t *page, nmw_
 
 static NMW_NOINLINE void *ext_alloc_finish(nmw_shard_t *sh, nmw_tag_t tag, nmw_ext_ctr_t *page,
                                            nmw_owner_t owner, unsigned due, void *user) {
+  if (due & EXT_ZERO) memset(user, 0, hdr(user)->word & NMW_SIZE_MASK);
   ext_finish(sh, tag, page, owner, due);
   return user;
 }
@@ -492,19 +512,25 @@ static NMW_NOINLINE void *ext_alloc_finish(nmw_shard_t *sh, nmw_tag_t tag, nmw_e
 static void *malloc_ext_fast(size_t size, nmw_tag_t tag, nmw_site_t *site, uint32_t slot,
                              bool zero, const void *env);
 
-/* The end of a plain allocation of the fast paths: header, canary, counters and
- * the rooms (a fold, when due, as a tail call). */
-NMW_INLINE void *plain_alloc_done(nmw_shard_t *sh, nmw_hdr_t *h, size_t size, uint64_t lead,
-                                  nmw_tag_t tag, uint32_t slot) {
-  void *user = (unsigned char *)h + NMW_HDR;
+/* The general allocation for the owner of env (NULL: the thread's): out of line,
+ * so that the fast paths reach it as a tail call, with no lookup of their own. */
+static NMW_NOINLINE void *alloc_block_for(size_t size, bool zero, nmw_tag_t tag, nmw_site_t *site,
+                                          const void *env) {
+  return alloc_block(16, size, zero, tag, site, owner_of(env));
+}
+
+/* Makes a cached block live (the fast paths'): header, check word (LIVE with the
+ * layout's flags), canary and the slot's counters. */
+NMW_INLINE void *seal_block(nmw_shard_t *sh, void *user, size_t size, uint64_t lead,
+                            uint32_t slot, unsigned layout) {
+  nmw_hdr_t *h = hdr(user);
   h->word = (uint64_t)size | lead | (uint64_t)slot << 48;
-  uint64_t check = NMW_LIVE_CHECK(user);
+  uint64_t check = NMW_LIVE_CHECK(user) ^ layout;
   h->check = check;
   write_canary(user, size, check);
   nmw_slot_ctr_t *c = &sh->slots[slot];
   NMW_ADD(c->allocs, 1);
   NMW_ADD(c->bytes_in, (int64_t)size);
-  if (NMW_UNLIKELY(nmw__pend_grow(sh, tag, (int64_t)size, 1))) return fold_after_alloc(sh, tag, user);
   return user;
 }
 
@@ -532,59 +558,49 @@ NMW_INLINE void *malloc_fast(size_t size, nmw_tag_t tag, nmw_site_t *site, bool 
   uint64_t gate = atomic_load_explicit(&nmw__tags[tag].gate, memory_order_relaxed);
   if (NMW_UNLIKELY(gate != sh->tags[tag].gate))
     return malloc_ext_fast(size, tag, site, slot, zero, env);
-  nmw_bin_t *bin = &sh->bins[NMW_CLASS_OF(size)];
-  nmw_hdr_t *h = bin->head;
+  uint64_t link;
+  nmw_hdr_t *h = bin_take(sh, &sh->bins[NMW_CLASS_OF(size)], 0, &link);
   if (NMW_UNLIKELY(h == NULL)) goto slow;
   void *user = (unsigned char *)h + NMW_HDR;
-  if (NMW_UNLIKELY(h->check != NMW_DEAD_CHECK(user))) goto slow;
-  uint64_t link = h->word;
-  bin->head = (nmw_hdr_t *)(uintptr_t)(link & ~UINT64_C(1));
-  bin->count--;
-  NMW_ADD(sh->cache_bytes, -(int64_t)bin->alloc);
   if (zero) memset(user, 0, size);
-  return plain_alloc_done(sh, h, size, (link & 1u) << 47, tag, slot);
+  seal_block(sh, user, size, (link & 1u) << 47, slot, 0);
+  if (NMW_UNLIKELY(nmw__pend_grow(sh, tag, (int64_t)size, 1))) return fold_after_alloc(sh, tag, user);
+  return user;
 slow:
   return alloc_block(16, size, zero, tag, site, owner_of(env));
 }
 
 /* Where the fast path's gate did not match: an external tag (and nothing else
  * rare) whose room is valid takes a cached external block of the class, for an
- * owner that is live (or 0); the rest the general path. A leaf: the rare ends are
- * tail calls. (Out of the fast path, which so needs no callee-saved register.) */
+ * owner that is live (or 0) and known without a lookup (the thread's, or the env
+ * this thread last looked up); the rest the general path. (Out of the fast path, which so needs no
+ * callee-saved register; every way out of it is a tail call too.) */
 static NMW_NOINLINE void *malloc_ext_fast(size_t size, nmw_tag_t tag, nmw_site_t *site,
                                           uint32_t slot, bool zero, const void *env) {
   nmw_shard_t *sh = nmw__tls_shard;
   uint64_t gate = atomic_load_explicit(&nmw__tags[tag].gate, memory_order_relaxed);
-  if (gate != (sh->tags[tag].gate | NMW_GATE_SLOW_EXTERNAL))
-    return alloc_block(16, size, zero, tag, site, owner_of(env));
-  nmw_owner_t owner = env ? nmw_core_owner_of_env(env) : nmw__tls_owner;
+  if (gate != (sh->tags[tag].gate | NMW_GATE_SLOW_EXTERNAL)) goto slow;
+  nmw_owner_t owner = nmw__tls_owner;
+  if (env != NULL) {
+    if (NMW_UNLIKELY(nmw__env_cache.env != env)) goto slow;
+    owner = nmw__env_cache.owner;
+  }
   nmw_ext_ctr_t *page = ext_page_of(sh, owner);
-  nmw_bin_t *bin = &sh->ext_bins[NMW_CLASS_OF(size)];
-  nmw_hdr_t *h = bin->head;
-  if (NMW_UNLIKELY(page == NULL || h == NULL)) goto slow;
-  void *user = (unsigned char *)h + NMW_HDR;
-  if (NMW_UNLIKELY(h->check != (NMW_DEAD_CHECK(user) ^ NMW_EXT_FLAGS))) goto slow;
-  bin->head = (nmw_hdr_t *)(uintptr_t)(h->word & ~UINT64_C(1));
-  bin->count--;
-  NMW_ADD(sh->cache_bytes, -(int64_t)bin->alloc);
-  uint64_t *pre = prefix_of(user);
-  *pre = (uint32_t)*pre | (uint64_t)owner << 32;
-  h->word = (uint64_t)size | (uint64_t)slot << 48;
-  uint64_t check = NMW_LIVE_CHECK(user) ^ NMW_EXT_FLAGS;
-  h->check = check;
-  write_canary(user, size, check);
-  nmw_slot_ctr_t *c = &sh->slots[slot];
-  NMW_ADD(c->allocs, 1);
-  NMW_ADD(c->bytes_in, (int64_t)size);
+  if (NMW_UNLIKELY(page == NULL)) goto slow;
+  uint64_t link;
+  nmw_hdr_t *h = bin_take(sh, &sh->ext_bins[NMW_CLASS_OF(size)], NMW_EXT_FLAGS, &link);
+  if (NMW_UNLIKELY(h == NULL)) goto slow;
+  void *user = seal_block(sh, (unsigned char *)h + NMW_HDR, size, 0, slot, NMW_EXT_FLAGS);
+  set_prefix_owner(user, owner);
   NMW_ADD(sh->padding_bytes, (int64_t)padding_of(NMW_EXT_FLAGS, size));
-  if (zero) memset(user, 0, size);
-  unsigned due = nmw__pend_grow(sh, tag, (int64_t)size, 1) ? EXT_DUE : 0;
+  unsigned due = zero ? EXT_ZERO : 0;
+  if (nmw__pend_grow(sh, tag, (int64_t)size, 1)) due |= EXT_DUE;
   unsigned flags = atomic_load_explicit(&nmw__tags[tag].flags, memory_order_relaxed);
   if (nmw__ext_page_add(page, owner, NMW_TAGF_EXT_INDEX(flags), (int64_t)size)) due |= EXT_WAKE;
   if (NMW_UNLIKELY(due)) return ext_alloc_finish(sh, tag, page, owner, due, user);
   return user;
 slow:
-  return alloc_block(16, size, zero, tag, site, owner);
+  return alloc_block_for(size, zero, tag, site, env);
 }
 
 void *nmw_core_malloc(size_t size, nmw_tag_t tag, nmw_site_t *site) {
@@ -943,8 +959,7 @@ static NMW_NOINLINE void *realloc_slow(void *ptr, size_t size, nmw_tag_t tag, nm
       /* Its environment is gone: the old bytes die with it, the block is re-homed. */
       nmw__ext_credit(sh, owner, ei, -(int64_t)old_size);
       nmw_owner_t fresh_owner = resolve_owner(OWNER_OF_THREAD);
-      uint64_t *pre = prefix_of(user);
-      *pre = (uint32_t)*pre | (uint64_t)fresh_owner << 32;
+      set_prefix_owner(user, fresh_owner);
       nmw__ext_credit(sh, fresh_owner, ei, (int64_t)size);
     } else {
       nmw__ext_credit(sh, owner, ei, (int64_t)size - (int64_t)old_size);

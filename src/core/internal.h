@@ -425,6 +425,14 @@ typedef struct nmw_owner_slot {
 NMW_HIDDEN extern nmw_owner_slot_t nmw__owners[NMW_OWNER_MAX];
 NMW_HIDDEN extern _Thread_local nmw_owner_t nmw__tls_owner;
 
+/* The last env looked up on this thread and its owner (pool threads usually
+ * serve one env): the hot paths read it, nmw_core_owner_of_env fills it. */
+typedef struct nmw_env_entry {
+  const void *env;
+  nmw_owner_t owner;
+} nmw_env_entry_t;
+NMW_HIDDEN extern _Thread_local nmw_env_entry_t nmw__env_cache;
+
 /* Per slot: the id of its owner while that owner is live, else 0 (one word per
  * slot, so that the hot paths' check is one load). Set last at open, cleared
  * first at teardown. */

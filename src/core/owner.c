@@ -23,15 +23,11 @@ static uint64_t teardown_clock; /* under owners_lock */
 static uint32_t slots_used;     /* highest index ever used, under owners_lock */
 
 #define ENV_MAP_MAX 4096
-typedef struct env_entry {
-  const void *env;
-  nmw_owner_t owner;
-} env_entry_t;
+typedef nmw_env_entry_t env_entry_t;
 static env_entry_t env_map[ENV_MAP_MAX]; /* under env_lock */
 static size_t env_count;
 
-/* The last env looked up on this thread (pool threads usually serve one env). */
-static _Thread_local env_entry_t env_cache __attribute__((tls_model("initial-exec")));
+_Thread_local nmw_env_entry_t nmw__env_cache __attribute__((tls_model("initial-exec")));
 
 static void init_owners(void) {
   uv_mutex_init(&owners_lock);
@@ -140,7 +136,8 @@ int nmw_core_owner_map_env(const void *env, nmw_owner_t owner) {
 
 nmw_owner_t nmw_core_owner_of_env(const void *env) {
   if (env == NULL) return 0;
-  if (env_cache.env == env && nmw__owner_live(env_cache.owner)) return env_cache.owner;
+  if (nmw__env_cache.env == env && nmw__owner_live(nmw__env_cache.owner))
+    return nmw__env_cache.owner;
   uv_once(&owners_once, init_owners);
   nmw_owner_t owner = 0;
   uv_rwlock_rdlock(&env_lock);
@@ -152,7 +149,7 @@ nmw_owner_t nmw_core_owner_of_env(const void *env) {
   }
   uv_rwlock_rdunlock(&env_lock);
   if (!nmw__owner_live(owner)) return 0;
-  env_cache = (env_entry_t){env, owner};
+  nmw__env_cache = (env_entry_t){env, owner};
   return owner;
 }
 
