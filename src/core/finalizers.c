@@ -1806,36 +1806,55 @@ static int by_time(const void *a, const void *b) {
   return x->slot < y->slot ? -1 : x->slot > y->slot;
 }
 
-size_t nmw_core_fin_live(nmw_owner_t owner, bool all, nmw_tag_t tag, uint64_t registered_before_ns,
-                         bool with_stacks, nmw_fin_live_row_t *rows, size_t cap) {
-  INIT();
-  if (cap == 0) return 0;
-  size_t found = 0, room = 0;
-  found_t *list = NULL;
-  uv_mutex_lock(&lock);
+/* Calls visit for every live record of owner (all: of every owner), under the
+ * table's lock, until it returns false. */
+typedef bool (*live_visit_fn)(const view_t *v, uint32_t slot, void *ctx);
+static void scan_live_locked(nmw_owner_t owner, bool all, live_visit_fn visit, void *ctx) {
   uint32_t nd = LDA(ndir);
   for (uint32_t ci = 0; ci < nd; ci++) {
     const chunk_t *c = top.dir[ci].chunk;
     for (uint32_t off = 0; off < CHUNK; off++) {
       view_t v;
       if (!view_live(c, off, &v) || !selected(v.owner, owner, all)) continue;
-      if ((tag != NMW_ANY_TAG && v.tag != tag) || v.registered_ns > registered_before_ns) continue;
-      if (found == room) {
-        size_t more = room ? room * 2 : 256;
-        found_t *grown = realloc(list, more * sizeof *grown);
-        if (!grown) goto sorted;
-        list = grown;
-        room = more;
-      }
-      list[found++] = (found_t){v.registered_ns, c->base + off, v};
+      if (!visit(&v, c->base + off, ctx)) return;
     }
   }
-sorted:
-  if (found > 1) qsort(list, found, sizeof *list, by_time); /* registration order */
-  size_t n = found < cap ? found : cap;
+}
+
+typedef struct live_list {
+  nmw_tag_t tag;
+  uint64_t registered_before_ns;
+  found_t *list;
+  size_t found, room;
+} live_list_t;
+
+static bool collect_live(const view_t *v, uint32_t slot, void *ctx) {
+  live_list_t *l = ctx;
+  if ((l->tag != NMW_ANY_TAG && v->tag != l->tag) || v->registered_ns > l->registered_before_ns)
+    return true;
+  if (l->found == l->room) {
+    size_t more = l->room ? l->room * 2 : 256;
+    found_t *grown = realloc(l->list, more * sizeof *grown);
+    if (!grown) return false; /* what was found so far is reported */
+    l->list = grown;
+    l->room = more;
+  }
+  l->list[l->found++] = (found_t){v->registered_ns, slot, *v};
+  return true;
+}
+
+size_t nmw_core_fin_live(nmw_owner_t owner, bool all, nmw_tag_t tag, uint64_t registered_before_ns,
+                         bool with_stacks, nmw_fin_live_row_t *rows, size_t cap) {
+  INIT();
+  if (cap == 0) return 0;
+  live_list_t l = {tag, registered_before_ns, NULL, 0, 0};
+  uv_mutex_lock(&lock);
+  scan_live_locked(owner, all, collect_live, &l);
+  if (l.found > 1) qsort(l.list, l.found, sizeof *l.list, by_time); /* registration order */
+  size_t n = l.found < cap ? l.found : cap;
   for (size_t k = 0; k < n; k++) {
-    const view_t *v = &list[k].v;
-    uint32_t slot = list[k].slot;
+    const view_t *v = &l.list[k].v;
+    uint32_t slot = l.list[k].slot;
     nmw_fin_live_row_t *row = &rows[k];
     row->id = MAKE_ID(GS_GEN(v->gs), slot);
     row->owner = v->owner;
@@ -1862,47 +1881,54 @@ sorted:
     }
   }
   uv_mutex_unlock(&lock);
-  free(list);
+  free(l.list);
   return n;
+}
+
+typedef struct site_groups {
+  nmw_fin_site_row_t *rows;
+  size_t cap, n, last;
+} site_groups_t;
+
+static bool same_group(const nmw_fin_site_row_t *g, const view_t *v, const char *file,
+                       const char *func, uint32_t line) {
+  return g->owner == v->owner && g->tag == v->tag && g->kind == v->kind && g->line == line &&
+         g->file == file && g->func == func;
+}
+
+static bool count_site(const view_t *v, uint32_t slot, void *ctx) {
+  (void)slot;
+  site_groups_t *s = ctx;
+  const char *file = v->site ? v->site->file : NULL;
+  const char *func = v->site ? v->site->func : NULL;
+  uint32_t line = v->site ? v->site->line : 0;
+  /* Neighbours usually share a group: try the last one first. */
+  size_t g = SIZE_MAX;
+  if (s->last < s->n && s->last < s->cap && same_group(&s->rows[s->last], v, file, func, line))
+    g = s->last;
+  for (size_t j = 0; g == SIZE_MAX && j < s->n && j < s->cap; j++)
+    if (same_group(&s->rows[j], v, file, func, line)) g = j;
+  if (g == SIZE_MAX) {
+    g = s->n++;
+    if (g < s->cap)
+      s->rows[g] = (nmw_fin_site_row_t){v->owner, v->tag, v->kind, file, func, line, 0,
+                                        v->registered_ns};
+  }
+  if (g < s->cap) {
+    s->rows[g].count++;
+    if (v->registered_ns < s->rows[g].oldest_ns) s->rows[g].oldest_ns = v->registered_ns;
+  }
+  s->last = g;
+  return true;
 }
 
 size_t nmw_core_fin_live_sites(nmw_owner_t owner, bool all, nmw_fin_site_row_t *rows, size_t cap) {
   INIT();
-  size_t n = 0, last = SIZE_MAX;
+  site_groups_t s = {rows, cap, 0, SIZE_MAX};
   uv_mutex_lock(&lock);
-  uint32_t nd = LDA(ndir);
-  for (uint32_t ci = 0; ci < nd; ci++) {
-    const chunk_t *c = top.dir[ci].chunk;
-    for (uint32_t off = 0; off < CHUNK; off++) {
-      view_t v;
-      if (!view_live(c, off, &v) || !selected(v.owner, owner, all)) continue;
-      const char *file = v.site ? v.site->file : NULL;
-      const char *func = v.site ? v.site->func : NULL;
-      uint32_t line = v.site ? v.site->line : 0;
-#define SAME_GROUP(g)                                                                    \
-  ((g).owner == v.owner && (g).tag == v.tag && (g).kind == v.kind && (g).line == line && \
-   (g).file == file && (g).func == func)
-      /* Neighbours usually share a group: try the last one first. */
-      size_t g = SIZE_MAX;
-      if (last < n && last < cap && SAME_GROUP(rows[last])) g = last;
-      for (size_t j = 0; g == SIZE_MAX && j < n && j < cap; j++)
-        if (SAME_GROUP(rows[j])) g = j;
-#undef SAME_GROUP
-      if (g == SIZE_MAX) {
-        g = n++;
-        if (g < cap)
-          rows[g] = (nmw_fin_site_row_t){v.owner, v.tag, v.kind, file, func, line, 0,
-                                         v.registered_ns};
-      }
-      if (g < cap) {
-        rows[g].count++;
-        if (v.registered_ns < rows[g].oldest_ns) rows[g].oldest_ns = v.registered_ns;
-      }
-      last = g;
-    }
-  }
+  scan_live_locked(owner, all, count_site, &s);
   uv_mutex_unlock(&lock);
-  return n;
+  return s.n;
 }
 
 void nmw_core_fin_set_exit(bool final) { atomic_store(&exit_final, final); }

@@ -18,11 +18,7 @@
 
 static nmw_site_t *site_producer(void) { return NMW_SITE(); }
 
-static uint64_t cache_bytes(void) {
-  nmw_overhead_t o;
-  nmw_core_overhead(&o);
-  return o.cache_bytes;
-}
+static uint64_t cache_bytes(void) { return test_overhead().cache_bytes; }
 
 static void test_reuse_and_double_free(void **state) {
   (void)state;
@@ -227,11 +223,7 @@ static int64_t owed_of(nmw_owner_t owner) {
   return a.owed;
 }
 
-static uint64_t block_overhead(void) {
-  nmw_overhead_t o;
-  nmw_core_overhead(&o);
-  return o.block_bytes;
-}
+static uint64_t block_overhead(void) { return test_overhead().block_bytes; }
 
 typedef struct ext_job {
   nmw_tag_t tag;

@@ -299,11 +299,11 @@ static void test_bounded_memory(void **state) {
   nmw_fin_id_t *ids = malloc(N * sizeof *ids);
   static int natives[N];
   nmw_fin_global_t before, after;
-  nmw_overhead_t o_before, o_after;
+  uint64_t meta_before = 0;
   for (int round = 0; round < 4; round++) {
     if (round == 3) {
       nmw_core_fin_global(&before);
-      nmw_core_overhead(&o_before);
+      meta_before = test_overhead().metadata_bytes;
     }
     for (int i = 0; i < N; i++) ids[i] = reg(owner, NMW_FIN_WRAP, tag, site_a(), &natives[i]);
     for (int i = 0; i < N; i++) {
@@ -314,10 +314,9 @@ static void test_bounded_memory(void **state) {
     }
   }
   nmw_core_fin_global(&after);
-  nmw_core_overhead(&o_after);
   assert_int_equal(after.total_bytes, before.total_bytes);
   assert_int_equal(after.capacity, before.capacity);
-  assert_int_equal(o_after.metadata_bytes, o_before.metadata_bytes);
+  assert_int_equal(test_overhead().metadata_bytes, meta_before);
   assert_true(after.capacity >= N && after.capacity < 2 * N + 8192);
   nmw_fin_stats_t s = tag_stats(owner, tag);
   const uint64_t cancelled = 4 * ((N + 2) / 3);

@@ -23,6 +23,12 @@ nmw_counters_t test_tag_counters(nmw_tag_t tag) {
   return c;
 }
 
+nmw_overhead_t test_overhead(void) {
+  nmw_overhead_t o;
+  nmw_core_overhead(&o);
+  return o;
+}
+
 nmw_counters_t test_total_counters(void) {
   nmw_counters_t c;
   memset(&c, 0xa5, sizeof c);

@@ -28,6 +28,9 @@ nmw_tag_t test_new_tag(const char *name);
 nmw_counters_t test_tag_counters(nmw_tag_t tag);
 nmw_counters_t test_total_counters(void);
 
+/* The tracker's own overhead (nmw_core_overhead) now. */
+nmw_overhead_t test_overhead(void);
+
 /* after - before, field by field. Peaks are copied from after (a delta of peaks
  * means nothing); curr_* become net changes. */
 nmw_counters_t test_counters_sub(const nmw_counters_t *after, const nmw_counters_t *before);
