@@ -281,6 +281,51 @@ static inline size_t padding_of(unsigned flags, uint64_t size) {
   return size > NMW_CACHE_MAX_SIZE ? NMW_LARGE_EXTRA : 0;
 }
 
+/* A plain block of up to NMW_CACHE_MAX_SIZE bytes, the capacity of its class:
+ * from the cache, else from libc (*lead gets its LEAD bit). Not sealed. */
+static void *small_block(nmw_shard_t *sh, size_t size, bool zero, uint64_t *lead) {
+  unsigned k = NMW_CLASS_OF(size);
+  void *user = cache_pop(sh, k, 0, lead);
+  if (user) {
+    if (zero) memset(user, 0, size);
+    return user;
+  }
+  *lead = 0;
+  for (;;) {
+    unsigned char *raw = libc_alloc(NMW_CLASS_ALLOC(k), zero);
+    if (!raw) return NULL;
+    if (!page_start((uintptr_t)raw + NMW_HDR)) return raw + NMW_HDR;
+    /* On a page start: the block moves 16 bytes on, which leaves room for one
+     * class less. That fits class 0; others go to the cache one class down, and
+     * libc is asked again (it does not hand the same chunk back: we keep it). */
+    NMW_ADD(sh->rejects, 1);
+    if (k == 0) {
+      *lead = NMW_LEAD_BIT;
+      return raw + 2 * NMW_HDR;
+    }
+    nmw_hdr_t *h = (nmw_hdr_t *)(raw + NMW_HDR);
+    /* Never give such a chunk back to libc here: libc would hand the same
+     * chunk back at once (same size), and a class that keeps growing would
+     * loop for good (it did, with the class below full). So it goes to the
+     * class below even past that class's bound; only the thread's bound
+     * stops it. */
+    nmw_bin_t *below = &sh->bins[k - 1];
+    if (!cache_thread_full(sh, below)) {
+      cache_push_unbounded(sh, below, 0, h, raw + 2 * NMW_HDR, NMW_LEAD_BIT);
+      continue;
+    }
+    /* The thread's cache is full: this chunk goes back to libc, and the block
+     * takes 16 bytes more, another libc size that the chunk just freed cannot
+     * serve, which fits the block moved 16 bytes on wherever it starts. */
+    free(raw);
+    raw = libc_alloc(NMW_CLASS_ALLOC(k) + NMW_HDR, zero);
+    if (!raw) return NULL;
+    if (!page_start((uintptr_t)raw + NMW_HDR)) return raw + NMW_HDR;
+    *lead = NMW_LEAD_BIT;
+    return raw + 2 * NMW_HDR;
+  }
+}
+
 /* Allocates the memory of a block of size bytes (size <= NMW_SIZE_MASK) and
  * chooses where it starts: never on a page start unless aligned to a page, so
  * that frees never need to probe the page before (the placement rule). Writes the
@@ -320,47 +365,7 @@ static void *make_block(nmw_shard_t *sh, size_t size, size_t alignment, bool zer
     return (void *)u;
   }
   *flags = 0;
-  if (size <= NMW_CACHE_MAX_SIZE) {
-    unsigned k = NMW_CLASS_OF(size);
-    void *user = cache_pop(sh, k, 0, lead);
-    if (user) {
-      if (zero) memset(user, 0, size);
-      return user;
-    }
-    for (;;) {
-      unsigned char *raw = libc_alloc(NMW_CLASS_ALLOC(k), zero);
-      if (!raw) return NULL;
-      if (!page_start((uintptr_t)raw + NMW_HDR)) return raw + NMW_HDR;
-      /* On a page start: the block moves 16 bytes on, which leaves room for one
-       * class less. That fits class 0; others go to the cache one class down, and
-       * libc is asked again (it does not hand the same chunk back: we keep it). */
-      NMW_ADD(sh->rejects, 1);
-      if (k == 0) {
-        *lead = NMW_LEAD_BIT;
-        return raw + 2 * NMW_HDR;
-      }
-      nmw_hdr_t *h = (nmw_hdr_t *)(raw + NMW_HDR);
-      /* Never give such a chunk back to libc here: libc would hand the same
-       * chunk back at once (same size), and a class that keeps growing would
-       * loop for good (it did, with the class below full). So it goes to the
-       * class below even past that class's bound; only the thread's bound
-       * stops it. */
-      nmw_bin_t *below = &sh->bins[k - 1];
-      if (!cache_thread_full(sh, below)) {
-        cache_push_unbounded(sh, below, 0, h, raw + 2 * NMW_HDR, NMW_LEAD_BIT);
-        continue;
-      }
-      /* The thread's cache is full: this chunk goes back to libc, and the block
-       * takes 16 bytes more, another libc size that the chunk just freed cannot
-       * serve, which fits the block moved 16 bytes on wherever it starts. */
-      free(raw);
-      raw = libc_alloc(NMW_CLASS_ALLOC(k) + NMW_HDR, zero);
-      if (!raw) return NULL;
-      if (!page_start((uintptr_t)raw + NMW_HDR)) return raw + NMW_HDR;
-      *lead = NMW_LEAD_BIT;
-      return raw + 2 * NMW_HDR;
-    }
-  }
+  if (size <= NMW_CACHE_MAX_SIZE) return small_block(sh, size, zero, lead);
   if (size > SIZE_MAX - NMW_TRACKED_OVERHEAD - NMW_LARGE_EXTRA) return NULL;
   unsigned char *raw = libc_alloc(size + NMW_TRACKED_OVERHEAD + NMW_LARGE_EXTRA, zero);
   if (!raw) return NULL;
@@ -372,6 +377,34 @@ static void *make_block(nmw_shard_t *sh, size_t size, size_t alignment, bool zer
   }
   NMW_ADD(sh->rejects, 1);
   return raw + NMW_HDR;
+}
+
+/* A plain block of up to NMW_CACHE_MAX_SIZE bytes for a valid tag and slot,
+ * sealed and credited: the general allocation's common case and the fast path's
+ * cache miss. Both reach it by a tail call, so every block of a call site comes
+ * from libc through the same frames (Valgrind keeps one loss record per site). */
+static NMW_NOINLINE void *alloc_small(nmw_shard_t *sh, size_t size, bool zero, nmw_tag_t tag,
+                                      uint32_t slot) {
+  uint64_t lead;
+  void *user = small_block(sh, size, zero, &lead);
+  if (NMW_UNLIKELY(user == NULL)) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  nmw_hdr_t *h = hdr(user);
+  h->word = (uint64_t)size | lead | (uint64_t)slot << 48;
+  uint64_t check = NMW_LIVE_CHECK(user);
+  h->check = check;
+  write_canary(user, size, check);
+  nmw_slot_ctr_t *c = &sh->slots[slot];
+  NMW_ADD(c->allocs, 1);
+  NMW_ADD(c->bytes_in, (int64_t)size);
+  /* nmw__pend for a growth of a tag without limit, external bytes or strict
+   * peaks: a sync when a room runs out or was set before the tag's gate moved. */
+  uint64_t gate = atomic_load_explicit(&nmw__tags[tag].gate, memory_order_relaxed);
+  bool due = nmw__pend_grow(sh, tag, (int64_t)size, 1);
+  if (NMW_UNLIKELY(due || (gate & ~NMW_GATE_SLOW_MASK) != sh->tags[tag].gate)) nmw__sync(sh, tag);
+  return user;
 }
 
 /* Where the allocation of a block starts. */
@@ -412,6 +445,10 @@ static NMW_NOINLINE void *alloc_block(size_t alignment, size_t size, bool zero, 
   }
   unsigned tag_flags = atomic_load_explicit(&nmw__tags[tag].flags, memory_order_relaxed);
   bool limited = tag_flags & NMW_TAGF_LIMITED, external = tag_flags & NMW_TAG_EXTERNAL;
+  uint32_t slot = nmw__slot_for(site, tag);
+  if (NMW_LIKELY(!(tag_flags & (NMW_TAGF_LIMITED | NMW_TAG_EXTERNAL | NMW_TAG_STRICT_PEAKS))) &&
+      alignment <= 16 && size <= NMW_CACHE_MAX_SIZE)
+    return alloc_small(sh, size, zero, tag, slot);
   if (NMW_UNLIKELY(limited)) {
     uv_mutex_lock(&nmw__g.limit_lock);
     if (!limit_admits(tag, size)) {
@@ -420,7 +457,6 @@ static NMW_NOINLINE void *alloc_block(size_t alignment, size_t size, bool zero, 
       return NULL;
     }
   }
-  uint32_t slot = nmw__slot_for(site, tag);
   nmw_owner_t owner = external ? resolve_owner(owner_hint) : 0;
   unsigned flags;
   uint64_t lead;
@@ -560,7 +596,8 @@ NMW_INLINE void *malloc_fast(size_t size, nmw_tag_t tag, nmw_site_t *site, bool 
     return malloc_ext_fast(size, tag, site, slot, zero, env);
   uint64_t link;
   nmw_hdr_t *h = bin_take(sh, &sh->bins[NMW_CLASS_OF(size)], 0, &link);
-  if (NMW_UNLIKELY(h == NULL)) goto slow;
+  /* A miss (or a damaged class, which the miss path's cache_pop reports). */
+  if (NMW_UNLIKELY(h == NULL)) return alloc_small(sh, size, zero, tag, slot);
   void *user = (unsigned char *)h + NMW_HDR;
   if (zero) memset(user, 0, size);
   seal_block(sh, user, size, (link & 1u) << 47, slot, 0);
