@@ -12,10 +12,12 @@
 //
 // Times on this shared machine move from trial to trial (per-trial ratios of 0.7
 // to 2.0 were seen in one run), so when valgrind is installed the three builds
-// are also counted in instructions (callgrind, every thread of the process): each
-// runs in a process of its own for 1 and for 4 trials, and the difference over 3
-// is one steady trial's count (the process's start-up and its first trial, which
-// raises every peak, cancel out). --no-instructions skips that part (about a
+// are also counted in instructions (callgrind, every thread of the process, node
+// --single-threaded: with V8's concurrent threads the count moved by 9% between
+// two runs of the same build, without them by 0.2%): each runs in a process of its
+// own for 1 and for 4 trials, and the difference over 3 is one steady trial's
+// count (the process's start-up and its first trial, which raises every peak,
+// cancel out). --no-instructions skips that part (about a
 // minute).
 //
 //   node bench/workload/run.js [--nodes N] [--trials T] [--no-instructions]
@@ -94,7 +96,7 @@ for (let t = 0; t < TRIALS; t++) {
 function instructionsPerTrial(variant) {
   const total = (trials) => {
     const out = path.join(os.tmpdir(), `nmw-workload-${process.pid}-${variant}-${trials}.cg`);
-    const r = spawnSync('valgrind', ['--tool=callgrind', `--callgrind-out-file=${out}`, process.execPath, __filename,
+    const r = spawnSync('valgrind', ['--tool=callgrind', `--callgrind-out-file=${out}`, process.execPath, '--single-threaded', __filename,
       '--child', variant, '--trials', String(trials), '--nodes', String(NODES)], { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`callgrind of the ${variant} build failed:\n${r.stderr}`);
     const m = /^(?:summary|totals): (\d+)/m.exec(fs.readFileSync(out, 'utf8'));

@@ -283,7 +283,7 @@ static inline size_t padding_of(unsigned flags, uint64_t size) {
 
 /* A plain block of up to NMW_CACHE_MAX_SIZE bytes, the capacity of its class:
  * from the cache, else from libc (*lead gets its LEAD bit). Not sealed. */
-static void *small_block(nmw_shard_t *sh, size_t size, bool zero, uint64_t *lead) {
+NMW_INLINE void *small_block(nmw_shard_t *sh, size_t size, bool zero, uint64_t *lead) {
   unsigned k = NMW_CLASS_OF(size);
   void *user = cache_pop(sh, k, 0, lead);
   if (user) {
