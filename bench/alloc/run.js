@@ -21,11 +21,7 @@ const { execFileSync, spawnSync } = require('node:child_process');
 const mw = require('../..'); // load native-memwatch first: it publishes the table
 const { buildAddon } = require('../../scripts/install.js');
 
-const args = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? Number(args[i + 1]) : dflt;
-};
+const { args, opt } = require('../args.js');
 const PAIRS = opt('--pairs', 2_000_000);
 const RSS_BLOCKS = 1_000_000;
 const TRIALS = opt('--trials', 7);

@@ -41,11 +41,7 @@ const path = require('node:path');
 const { spawnSync } = require('node:child_process');
 
 const ROOT = path.resolve(__dirname, '../..');
-const args = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? Number(args[i + 1]) : dflt;
-};
+const { args, opt } = require('../args.js');
 
 if (process.env.NMW_BENCH_EVENTS_CHILD === 'detect') {
   detectionChild();

@@ -24,11 +24,7 @@ const path = require('node:path');
 const mw = require('../..'); // load native-memwatch first: it publishes the table
 const { buildAddon } = require('../../scripts/install.js');
 
-const args = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? Number(args[i + 1]) : dflt;
-};
+const { args, opt } = require('../args.js');
 const MIB_CHURNED = opt('--mib', 4096); // per scenario
 const PAIRS = opt('--pairs', 2_000_000); // per timing trial (64 B blocks)
 const TRIALS = opt('--trials', 9);

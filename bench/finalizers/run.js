@@ -17,11 +17,7 @@ const mw = require('../..'); // load native-memwatch first: it publishes the tab
 const { buildFinalizerFixture } = require('../../test/helpers/finalizer-fixture.js');
 const { setImmediate: turn } = require('node:timers/promises');
 
-const args = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? Number(args[i + 1]) : dflt;
-};
+const { args, opt } = require('../args.js');
 const N = opt('--objects', 200_000);
 const TRIALS = opt('--trials', 9);
 

@@ -20,11 +20,7 @@ const mw = require('../..');
 const testing = require('../../testing');
 const { loadFixture } = require('../../test/helpers/build.js');
 
-const args = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? Number(args[i + 1]) : dflt;
-};
+const { args, opt } = require('../args.js');
 const TRIALS = opt('--trials', 7);
 const SIZES = args.includes('--iterations') ? [opt('--iterations', 100)] : [100, 1000, 10000];
 const ROUNDS = 3;

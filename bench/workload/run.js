@@ -32,11 +32,7 @@ const { spawnSync } = require('node:child_process');
 const mw = require('../..'); // load native-memwatch first: it publishes the table
 const { buildAddon } = require('../../scripts/install.js');
 
-const args = process.argv.slice(2);
-const opt = (name, def) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? Number(args[i + 1]) : def;
-};
+const { args, opt } = require('../args.js');
 const NODES = opt('--nodes', 200000);
 const TRIALS = opt('--trials', 11);
 const FANOUT = 4;
