@@ -9,10 +9,23 @@
 // fixture has seen all N finalizers run. Every trial starts from a collected
 // heap (the cost of a full GC depends on what the previous trial left). Raw and
 // audited trials alternate; the median is kept. Also measures the registration alone and the cost of
-// mw.configure({finalizers: {captureStacks: true}}). Ends with one JSON line.
+// mw.configure({finalizers: {captureStacks: true}}).
 //
-//   node bench/finalizers/run.js [--objects N] [--trials N]
+// Times move from run to run on this shared machine (ratio_wrap 0.95 to 1.15 in
+// four runs of one build), so when valgrind is installed the "+ GC + finalize"
+// rows are also counted in instructions per object: callgrind, node
+// --single-threaded (V8's concurrent threads make the count move), each variant
+// in a process of its own for 1 and for 4 trials of --instr-objects objects
+// (default 50,000) after a warm-up trial; the difference over 3 trials is what a
+// steady trial costs (start-up cancels out). --no-instructions skips it (about
+// two minutes). Ends with one JSON line.
+//
+//   node bench/finalizers/run.js [--objects N] [--trials N] [--instr-objects N] [--no-instructions]
 
+const fs = require('node:fs');
+const path = require('node:path');
+const os = require('node:os');
+const { spawnSync } = require('node:child_process');
 const mw = require('../..'); // load native-memwatch first: it publishes the table
 const { buildFinalizerFixture } = require('../../test/helpers/finalizer-fixture.js');
 const { setImmediate: turn } = require('node:timers/promises');
@@ -20,6 +33,8 @@ const { setImmediate: turn } = require('node:timers/promises');
 const { args, opt } = require('../args.js');
 const N = opt('--objects', 200_000);
 const TRIALS = opt('--trials', 9);
+const INSTR_OBJECTS = opt('--instr-objects', 50_000);
+const CHILD = args.includes('--child') ? args[args.indexOf('--child') + 1] : null;
 
 const fx = require(buildFinalizerFixture());
 if (fx.importStatus !== 0) throw new Error(`nmw_import returned ${fx.importStatus}`);
@@ -86,7 +101,31 @@ async function stacksCost() {
   return { off: median(off), on: median(on) };
 }
 
-(async () => {
+/** Instructions per object of one steady "+ GC + finalize" trial of a variant. */
+function instructionsPerObject(variant) {
+  const total = (trials) => {
+    const out = path.join(os.tmpdir(), `nmw-finalizers-${process.pid}-${variant}-${trials}.cg`);
+    const r = spawnSync('valgrind', ['--tool=callgrind', `--callgrind-out-file=${out}`, process.execPath,
+      '--single-threaded', __filename, '--child', variant, '--trials', String(trials),
+      '--objects', String(INSTR_OBJECTS)], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`callgrind of ${variant} failed:\n${r.stderr}`);
+    const m = /^(?:summary|totals): (\d+)/m.exec(fs.readFileSync(out, 'utf8'));
+    fs.rmSync(out, { force: true });
+    if (!m) throw new Error(`no instruction total in callgrind's output for ${variant}`);
+    return Number(m[1]);
+  };
+  return (total(4) - total(1)) / 3 / INSTR_OBJECTS;
+}
+
+if (CHILD) {
+  // Counted by the parent under callgrind: a warm-up, then TRIALS trials of one variant.
+  const [kind, audited] = { wrap_raw: [WRAP, false], wrap_audited: [WRAP, true],
+    external_raw: [EXTERNAL, false], external_audited: [EXTERNAL, true] }[CHILD];
+  (async () => {
+    await trial(kind, audited, N / 4);
+    for (let t = 0; t < TRIALS; t++) await trial(kind, audited);
+  })();
+} else (async () => {
   const fmt = (x) => x.toFixed(1).padStart(8);
   const rows = [];
   const wrap = await compare(WRAP, trial);
@@ -109,6 +148,15 @@ async function stacksCost() {
   );
   const overhead = mw.finalizers().overhead;
   console.log(`record table: ${overhead.capacity} slots, ${overhead.totalBytes} bytes, peak ${overhead.peakLive} live`);
+  const instr = {};
+  if (!args.includes('--no-instructions') && spawnSync('valgrind', ['--version']).status === 0) {
+    for (const v of ['wrap_raw', 'wrap_audited', 'external_raw', 'external_audited']) instr[v] = instructionsPerObject(v);
+    console.log(
+      `callgrind, instructions per object (+ GC + finalize, ${INSTR_OBJECTS} objects per trial): ` +
+        `wrap ${instr.wrap_raw.toFixed(0)} raw, ${instr.wrap_audited.toFixed(0)} audited (${(instr.wrap_audited / instr.wrap_raw).toFixed(3)}); ` +
+        `create_external ${instr.external_raw.toFixed(0)} raw, ${instr.external_audited.toFixed(0)} audited (${(instr.external_audited / instr.external_raw).toFixed(3)})`,
+    );
+  }
   console.log(
     JSON.stringify({
       ratio_wrap: Number((wrap.audited / wrap.raw).toFixed(3)),
@@ -116,6 +164,10 @@ async function stacksCost() {
       ratio_wrap_register: Number((wrapReg.audited / wrapReg.raw).toFixed(3)),
       ratio_external_register: Number((externalReg.audited / externalReg.raw).toFixed(3)),
       capture_stacks_ns: Number((stacks.on - stacks.off).toFixed(1)),
+      ...(instr.wrap_raw ? {
+        instr_ratio_wrap: Number((instr.wrap_audited / instr.wrap_raw).toFixed(3)),
+        instr_ratio_external: Number((instr.external_audited / instr.external_raw).toFixed(3)),
+      } : {}),
     }),
   );
 })();
