@@ -445,10 +445,9 @@ static NMW_NOINLINE void *alloc_block(size_t alignment, size_t size, bool zero, 
   }
   unsigned tag_flags = atomic_load_explicit(&nmw__tags[tag].flags, memory_order_relaxed);
   bool limited = tag_flags & NMW_TAGF_LIMITED, external = tag_flags & NMW_TAG_EXTERNAL;
-  uint32_t slot = nmw__slot_for(site, tag);
   if (NMW_LIKELY(!(tag_flags & (NMW_TAGF_LIMITED | NMW_TAG_EXTERNAL | NMW_TAG_STRICT_PEAKS))) &&
       alignment <= 16 && size <= NMW_CACHE_MAX_SIZE)
-    return alloc_small(sh, size, zero, tag, slot);
+    return alloc_small(sh, size, zero, tag, nmw__slot_for(site, tag));
   if (NMW_UNLIKELY(limited)) {
     uv_mutex_lock(&nmw__g.limit_lock);
     if (!limit_admits(tag, size)) {
@@ -457,6 +456,7 @@ static NMW_NOINLINE void *alloc_block(size_t alignment, size_t size, bool zero, 
       return NULL;
     }
   }
+  uint32_t slot = nmw__slot_for(site, tag); /* after the limit: a refused call makes no row */
   nmw_owner_t owner = external ? resolve_owner(owner_hint) : 0;
   unsigned flags;
   uint64_t lead;
