@@ -15,11 +15,10 @@
 //   node bench/alloc/run.js [--pairs N] [--trials N]
 
 const path = require('node:path');
-const fs = require('node:fs');
-const os = require('node:os');
-const { execFileSync, spawnSync } = require('node:child_process');
+const { execFileSync } = require('node:child_process');
 const mw = require('../..'); // load native-memwatch first: it publishes the table
 const { buildAddon } = require('../../scripts/install.js');
+const { haveValgrind, countCalls } = require('../callgrind.js');
 
 const { args, opt } = require('../args.js');
 const PAIRS = opt('--pairs', 2_000_000);
@@ -92,21 +91,11 @@ console.log(`RSS of ${RSS_BLOCKS} live 64 B blocks: glibc ${(median(rssGlibc) / 
 
 // Instructions (callgrind), when valgrind is installed.
 let instr = null;
-if (spawnSync('valgrind', ['--version']).status === 0) {
-  const root = path.join(__dirname, '..', '..');
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nmw-instr-'));
-  const exe = path.join(dir, 'instructions');
-  const core = fs.readdirSync(path.join(root, 'src/core')).filter((f) => f.endsWith('.c')).map((f) => path.join(root, 'src/core', f));
-  execFileSync('gcc', ['-std=c11', '-D_GNU_SOURCE', '-O2', '-g', path.join(__dirname, 'instructions.c'), ...core, '-luv', '-pthread', '-o', exe]);
-  const cg = path.join(dir, 'cg.out');
-  const run = spawnSync('valgrind', ['--tool=callgrind', `--callgrind-out-file=${cg}`, exe], { encoding: 'utf8' });
-  const slow = /placement_slow_fraction ([0-9.]+)/.exec(run.stdout);
-  const annotate = execFileSync('callgrind_annotate', ['--inclusive=yes', cg], { encoding: 'utf8' });
-  // The measured calls: "=> ...:glibc_pairs (1x)" lines; the larger count of each is the ROUNDS run.
-  const count = (name) => Math.max(...[...annotate.matchAll(new RegExp(`([0-9,]+) \\([^)]*\\)\\s+=> [^\\n]*:${name} \\(1x\\)`, 'g'))].map((m) => Number(m[1].replace(/,/g, ''))));
+if (haveValgrind()) {
+  const { counts, stdout } = countCalls(path.join(__dirname, 'instructions.c'), ['glibc_pairs', 'ours_pairs']);
+  const slow = /placement_slow_fraction ([0-9.]+)/.exec(stdout);
   const pairs = 3000 * 32;
-  instr = { glibc: count('glibc_pairs') / pairs, ours: count('ours_pairs') / pairs, slow: slow ? Number(slow[1]) : null };
-  fs.rmSync(dir, { recursive: true, force: true });
+  instr = { glibc: counts.glibc_pairs / pairs, ours: counts.ours_pairs / pairs, slow: slow ? Number(slow[1]) : null };
   console.log(`callgrind, 64 B pair: glibc ${instr.glibc.toFixed(1)} instructions, ours ${instr.ours.toFixed(1)}, ratio ${(instr.ours / instr.glibc).toFixed(3)}; placement slow path: ${instr.slow} of allocations (every size to 4 KiB)`);
 }
 

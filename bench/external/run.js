@@ -15,14 +15,20 @@
 // 2. ns per allocation+free pair of an external-tagged block against a block of a
 //    plain tag, same loop on the JS thread, median of alternating trials.
 //
+// 3. When valgrind is installed, callgrind's instructions per 64 B pair, external
+//    against plain (bench/external/instructions.c: the core linked into a C
+//    harness with an owner open on its thread): repeatable, unlike the times.
+//
 // Goals: <= 1 adjust call per MiB; external <= 1.05x plain. Ends with one JSON
-// line: {"adjust_calls_per_mib": x, "ratio_external_vs_plain": y}.
+// line: {"adjust_calls_per_mib": x, "ratio_external_vs_plain": y,
+// "instr_ratio_external_vs_plain": z}.
 //
 //   node bench/external/run.js [--mib N] [--pairs N] [--trials N]
 
 const path = require('node:path');
 const mw = require('../..'); // load native-memwatch first: it publishes the table
 const { buildAddon } = require('../../scripts/install.js');
+const { haveValgrind, countCalls } = require('../callgrind.js');
 
 const { args, opt } = require('../args.js');
 const MIB_CHURNED = opt('--mib', 4096); // per scenario
@@ -141,10 +147,22 @@ function timing(size, pairs) {
   const s = mw.stats();
   if (s.tags[EXT].currBlocks !== 0 || s.tags[PLAIN].currBlocks !== 0) throw new Error('the benchmark leaked blocks');
   const worst = Math.max(...rows.filter((r) => r.goal).map((r) => r.perMiB));
+  let instr = null;
+  if (haveValgrind()) {
+    const { counts } = countCalls(path.join(__dirname, 'instructions.c'), ['plain_pairs', 'external_pairs']);
+    const pairs = 3000 * 32;
+    instr = { plain: counts.plain_pairs / pairs, external: counts.external_pairs / pairs };
+    console.log(`callgrind, 64 B pair: plain tag ${instr.plain.toFixed(1)} instructions, external tag ${instr.external.toFixed(1)}, ratio ${(instr.external / instr.plain).toFixed(3)}`);
+  }
   console.log(
     JSON.stringify({
       adjust_calls_per_mib: Number(worst.toFixed(3)),
       ratio_external_vs_plain: Number(Math.max(small.ratio, large.ratio).toFixed(3)),
+      ...(instr ? {
+        instr_ratio_external_vs_plain: Number((instr.external / instr.plain).toFixed(3)),
+        instr_64B_plain: Number(instr.plain.toFixed(1)),
+        instr_64B_external: Number(instr.external.toFixed(1)),
+      } : {}),
     }),
   );
 })();
