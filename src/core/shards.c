@@ -146,50 +146,67 @@ static void set_room(nmw_pend_t *p, int64_t bytes, int64_t blocks) {
   atomic_store_explicit(&p->room_blocks, blocks, memory_order_relaxed);
 }
 
-static void sync_tag(nmw_shard_t *sh, nmw_tag_t tag) {
+/* The exact current bytes and blocks of a tag (NMW_ANY_TAG: none) and of the
+ * total, in one walk over the shards. */
+static void current_both(nmw_tag_t tag, int64_t *tag_bytes, int64_t *tag_blocks,
+                         int64_t *all_bytes, int64_t *all_blocks) {
+  bool one = tag != NMW_ANY_TAG;
+  int64_t b = one ? atomic_load(&nmw__tags[tag].folded_bytes) : 0;
+  int64_t k = one ? atomic_load(&nmw__tags[tag].folded_blocks) : 0;
+  int64_t ab = atomic_load(&nmw__total.folded_bytes), ak = atomic_load(&nmw__total.folded_blocks);
+  for (nmw_shard_t *sh = atomic_load_explicit(&nmw__g.shards, memory_order_acquire); sh;
+       sh = sh->next_all) {
+    if (one) {
+      const nmw_pend_t *p = &sh->tags[tag];
+      b += NMW_LOAD(p->base_bytes) - NMW_LOAD(p->room_bytes);
+      k += NMW_LOAD(p->base_blocks) - NMW_LOAD(p->room_blocks);
+    }
+    ab += NMW_LOAD(sh->total.base_bytes) - NMW_LOAD(sh->total.room_bytes);
+    ak += NMW_LOAD(sh->total.base_blocks) - NMW_LOAD(sh->total.room_blocks);
+  }
+  *tag_bytes = b;
+  *tag_blocks = k;
+  *all_bytes = ab;
+  *all_blocks = ak;
+}
+
+/* Folds both levels first, then sums the tag and the total in one walk. */
+void nmw__sync(nmw_shard_t *sh, nmw_tag_t tag) {
   nmw_tag_state_t *t = &nmw__tags[tag];
-  nmw_pend_t *p = &sh->tags[tag];
+  nmw_pend_t *p = &sh->tags[tag], *tp = &sh->total;
   /* The gate first: a reset that lands after this read bumps it again, so the
    * room set below is thrown away at the next allocation. */
   uint64_t gate = atomic_load_explicit(&t->gate, memory_order_acquire);
   if (p->gate == 0) atomic_fetch_add_explicit(&t->shards_seen, 1, memory_order_relaxed);
   fold_level(p, &t->folded_bytes, &t->folded_blocks);
   p->gate = gate & ~NMW_GATE_SLOW_MASK;
-  if (gate & NMW_GATE_SLOW_STRICT) return; /* its peak is raised by every change */
-  int64_t now_bytes, now_blocks;
-  nmw__current(tag, &now_bytes, &now_blocks);
-  atomic_max(&t->peak_bytes, now_bytes);
-  atomic_max(&t->peak_blocks, now_blocks);
-  set_room(p, room_of(NMW_LOAD(t->peak_bytes), now_bytes, NMW_ROOM_GROW_BYTES),
-           room_of(NMW_LOAD(t->peak_blocks), now_blocks, NMW_ROOM_GROW_BLOCKS));
-}
-
-static void sync_total(nmw_shard_t *sh) {
-  nmw_pend_t *p = &sh->total;
-  if (p->gate == 0) {
+  if (tp->gate == 0) {
     atomic_fetch_add_explicit(&nmw__total.shards_seen, 1, memory_order_relaxed);
-    p->gate = 1;
+    tp->gate = 1;
   }
-  fold_level(p, &nmw__total.folded_bytes, &nmw__total.folded_blocks);
-  int64_t now_bytes, now_blocks;
-  nmw__current(NMW_ANY_TAG, &now_bytes, &now_blocks);
+  fold_level(tp, &nmw__total.folded_bytes, &nmw__total.folded_blocks);
+  /* A strict tag's peak is raised by every change: only the total is summed. */
+  bool strict = gate & NMW_GATE_SLOW_STRICT;
+  int64_t now_bytes, now_blocks, all_bytes, all_blocks;
+  current_both(strict ? NMW_ANY_TAG : tag, &now_bytes, &now_blocks, &all_bytes, &all_blocks);
+  if (!strict) {
+    atomic_max(&t->peak_bytes, now_bytes);
+    atomic_max(&t->peak_blocks, now_blocks);
+    set_room(p, room_of(NMW_LOAD(t->peak_bytes), now_bytes, NMW_ROOM_GROW_BYTES),
+             room_of(NMW_LOAD(t->peak_blocks), now_blocks, NMW_ROOM_GROW_BLOCKS));
+  }
   int64_t wb = NMW_LOAD(nmw__total.watermark_bytes), wk = NMW_LOAD(nmw__total.watermark_blocks);
-  if (now_bytes > wb || now_blocks > wk) {
+  if (all_bytes > wb || all_blocks > wk) {
     /* Above the lowest peak anyone watches: raise the total's and the newest
      * region's (the watermark follows). */
     uv_mutex_lock(&nmw__g.peak_lock);
-    nmw__raise_peaks_locked(now_bytes, now_blocks);
+    nmw__raise_peaks_locked(all_bytes, all_blocks);
     wb = NMW_LOAD(nmw__total.watermark_bytes);
     wk = NMW_LOAD(nmw__total.watermark_blocks);
     uv_mutex_unlock(&nmw__g.peak_lock);
   }
-  set_room(p, room_of(wb, now_bytes, NMW_ROOM_GROW_BYTES),
-           room_of(wk, now_blocks, NMW_ROOM_GROW_BLOCKS));
-}
-
-void nmw__sync(nmw_shard_t *sh, nmw_tag_t tag) {
-  sync_tag(sh, tag);
-  sync_total(sh);
+  set_room(tp, room_of(wb, all_bytes, NMW_ROOM_GROW_BYTES),
+           room_of(wk, all_blocks, NMW_ROOM_GROW_BLOCKS));
 }
 
 void nmw__fold_all(nmw_shard_t *sh) {
