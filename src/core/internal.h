@@ -229,6 +229,7 @@ typedef struct NMW_ALIGNED(NMW_CACHE_LINE) nmw_total_state {
    * shards' total rooms are set against it. */
   _Atomic int64_t watermark_bytes, watermark_blocks;
   _Atomic uint32_t shards_seen;
+  _Atomic uint32_t regions_open; /* changed under peak_lock */
   NMW_ALIGNED(NMW_CACHE_LINE) _Atomic int64_t peak_bytes, peak_blocks;
 } nmw_total_state_t;
 
@@ -374,6 +375,16 @@ NMW_HIDDEN void nmw__current(nmw_tag_t tag, int64_t *bytes, int64_t *blocks);
 /* region.c: raises the total's and the open regions' peaks to the given current
  * total and recomputes the watermark. Called with peak_lock held. */
 NMW_HIDDEN void nmw__raise_peaks_locked(int64_t bytes, int64_t blocks);
+/* The same, from a sync whose total is above the watermark: without the lock when
+ * no region is open (the watermark is then the total's peak). */
+NMW_HIDDEN void nmw__raise_total_peak(int64_t bytes, int64_t blocks);
+
+/* Raises *target to value when value is higher (sequentially consistent). */
+NMW_INLINE void nmw__atomic_max(_Atomic int64_t *target, int64_t value) {
+  int64_t seen = atomic_load(target);
+  while (value > seen && !atomic_compare_exchange_weak(target, &seen, value)) {
+  }
+}
 
 /* ---- slots.c ---- */
 /* The tag of every slot (slot == tag for the "no site" slots); set before the slot

@@ -30,13 +30,35 @@ static void recompute_watermark_locked(void) {
 }
 
 void nmw__raise_peaks_locked(int64_t bytes, int64_t blocks) {
-  if (bytes > atomic_load(&nmw__total.peak_bytes)) atomic_store(&nmw__total.peak_bytes, bytes);
-  if (blocks > atomic_load(&nmw__total.peak_blocks)) atomic_store(&nmw__total.peak_blocks, blocks);
+  /* CAS: syncs raise the total's peak without the lock while no region is open. */
+  nmw__atomic_max(&nmw__total.peak_bytes, bytes);
+  nmw__atomic_max(&nmw__total.peak_blocks, blocks);
   if (tail) {
     if (bytes > tail->seg_peak_bytes) tail->seg_peak_bytes = bytes;
     if (blocks > tail->seg_peak_blocks) tail->seg_peak_blocks = blocks;
   }
   recompute_watermark_locked();
+}
+
+void nmw__raise_total_peak(int64_t bytes, int64_t blocks) {
+  if (atomic_load(&nmw__total.regions_open) == 0) {
+    /* No region open: the watermark is the total's peak, and both are raised as a
+     * tag's peak is. A region that begins meanwhile counts itself open before it
+     * sets the watermark; seen after the raise, it has the watermark set again
+     * under the lock (the raise may have lifted it above the new region's). */
+    nmw__atomic_max(&nmw__total.peak_bytes, bytes);
+    nmw__atomic_max(&nmw__total.peak_blocks, blocks);
+    nmw__atomic_max(&nmw__total.watermark_bytes, bytes);
+    nmw__atomic_max(&nmw__total.watermark_blocks, blocks);
+    if (atomic_load(&nmw__total.regions_open) == 0) return;
+    uv_mutex_lock(&nmw__g.peak_lock);
+    recompute_watermark_locked();
+    uv_mutex_unlock(&nmw__g.peak_lock);
+    return;
+  }
+  uv_mutex_lock(&nmw__g.peak_lock);
+  nmw__raise_peaks_locked(bytes, blocks);
+  uv_mutex_unlock(&nmw__g.peak_lock);
 }
 
 static void totals(uint64_t *allocs, uint64_t *bytes_allocated) {
@@ -50,6 +72,7 @@ int nmw_core_region_begin(nmw_region_t *r) {
   nmw__init();
   totals(&r->start_allocs, &r->start_bytes_allocated);
   uv_mutex_lock(&nmw__g.peak_lock);
+  atomic_fetch_add(&nmw__total.regions_open, 1); /* before the watermark is set */
   nmw__current(NMW_ANY_TAG, &r->start_curr_bytes, &r->start_curr_blocks);
   r->seg_peak_bytes = r->start_curr_bytes;
   r->seg_peak_blocks = r->start_curr_blocks;
@@ -111,6 +134,7 @@ void nmw_core_region_end(nmw_region_t *r) {
     tail = r->prev;
   r->prev = r->next = NULL;
   r->open = 0;
+  atomic_fetch_sub(&nmw__total.regions_open, 1);
   recompute_watermark_locked();
   uv_mutex_unlock(&nmw__g.peak_lock);
 }

@@ -111,14 +111,6 @@ uint64_t nmw__shard_metadata(void) {
   return per * atomic_load(&nmw__g.shard_count);
 }
 
-static void atomic_max(_Atomic int64_t *target, int64_t value) {
-  int64_t seen = atomic_load_explicit(target, memory_order_relaxed);
-  while (value > seen &&
-         !atomic_compare_exchange_weak_explicit(target, &seen, value, memory_order_relaxed,
-                                                memory_order_relaxed)) {
-  }
-}
-
 /* Moves a shard's unfolded change of one level into its global counters and
  * leaves the shard's room and base at 0. */
 static void fold_level(nmw_pend_t *p, _Atomic int64_t *folded_bytes, _Atomic int64_t *folded_blocks) {
@@ -190,8 +182,8 @@ void nmw__sync(nmw_shard_t *sh, nmw_tag_t tag) {
   int64_t now_bytes, now_blocks, all_bytes, all_blocks;
   current_both(strict ? NMW_ANY_TAG : tag, &now_bytes, &now_blocks, &all_bytes, &all_blocks);
   if (!strict) {
-    atomic_max(&t->peak_bytes, now_bytes);
-    atomic_max(&t->peak_blocks, now_blocks);
+    nmw__atomic_max(&t->peak_bytes, now_bytes);
+    nmw__atomic_max(&t->peak_blocks, now_blocks);
     set_room(p, room_of(NMW_LOAD(t->peak_bytes), now_bytes, NMW_ROOM_GROW_BYTES),
              room_of(NMW_LOAD(t->peak_blocks), now_blocks, NMW_ROOM_GROW_BLOCKS));
   }
@@ -199,11 +191,9 @@ void nmw__sync(nmw_shard_t *sh, nmw_tag_t tag) {
   if (all_bytes > wb || all_blocks > wk) {
     /* Above the lowest peak anyone watches: raise the total's and the newest
      * region's (the watermark follows). */
-    uv_mutex_lock(&nmw__g.peak_lock);
-    nmw__raise_peaks_locked(all_bytes, all_blocks);
+    nmw__raise_total_peak(all_bytes, all_blocks);
     wb = NMW_LOAD(nmw__total.watermark_bytes);
     wk = NMW_LOAD(nmw__total.watermark_blocks);
-    uv_mutex_unlock(&nmw__g.peak_lock);
   }
   set_room(tp, room_of(wb, all_bytes, NMW_ROOM_GROW_BYTES),
            room_of(wk, all_blocks, NMW_ROOM_GROW_BLOCKS));
@@ -220,8 +210,8 @@ void nmw__strict_change(nmw_tag_t tag, int64_t dbytes, int64_t dblocks) {
   nmw_tag_state_t *t = &nmw__tags[tag];
   int64_t b = atomic_fetch_add_explicit(&t->folded_bytes, dbytes, memory_order_relaxed) + dbytes;
   int64_t k = atomic_fetch_add_explicit(&t->folded_blocks, dblocks, memory_order_relaxed) + dblocks;
-  if (dbytes > 0) atomic_max(&t->peak_bytes, b);
-  if (dblocks > 0) atomic_max(&t->peak_blocks, k);
+  if (dbytes > 0) nmw__atomic_max(&t->peak_bytes, b);
+  if (dblocks > 0) nmw__atomic_max(&t->peak_blocks, k);
 }
 
 void nmw__current(nmw_tag_t tag, int64_t *bytes, int64_t *blocks) {

@@ -143,6 +143,44 @@ static void test_peak_bound_4_threads(void **state) {
   run_random("t.peaks.random4", 4);
 }
 
+/* Regions begin and end while two threads grow and shrink a tag: a sync raises
+ * the total's peak without the lock only while no region is open, and a region
+ * that begins meanwhile must leave the watermark at the lowest peak watched. Run
+ * under ThreadSanitizer too. Afterwards, with no region open, the watermark is the
+ * total's peak, and the tag's counts are exact. */
+static void test_regions_during_growth(void **state) {
+  (void)state;
+  nmw_tag_t tag = test_new_tag("t.peaks.regions");
+  static model_t model;
+  memset(&model, 0, sizeof model);
+  uv_barrier_t start;
+  assert_int_equal(uv_barrier_init(&start, 3), 0);
+  worker_t workers[2];
+  uv_thread_t threads[2];
+  for (int i = 0; i < 2; i++) {
+    workers[i] = (worker_t){.tag = tag, .model = &model, .start = &start, .seed = 11u + 17u * (unsigned)i};
+    assert_int_equal(uv_thread_create(&threads[i], random_worker, &workers[i]), 0);
+  }
+  uv_barrier_wait(&start);
+  for (int i = 0; i < 2000; i++) {
+    nmw_region_t r;
+    assert_int_equal(nmw_core_region_begin(&r), NMW_OK);
+    nmw_region_delta_t d;
+    assert_int_equal(nmw_core_region_delta(&r, &d), NMW_OK);
+    assert_true(d.max_bytes >= d.curr_bytes);
+    nmw_core_region_end(&r);
+  }
+  for (int i = 0; i < 2; i++) assert_int_equal(uv_thread_join(&threads[i]), 0);
+  uv_barrier_destroy(&start);
+  for (int i = 0; i < 2; i++) assert_false(workers[i].failed);
+  nmw_counters_t c = test_tag_counters(tag);
+  assert_int_equal(c.curr_bytes, 0);
+  assert_int_equal(c.curr_blocks, 0);
+  assert_int_equal(atomic_load(&nmw__total.regions_open), 0);
+  assert_int_equal(atomic_load(&nmw__total.watermark_bytes), atomic_load(&nmw__total.peak_bytes));
+  assert_int_equal(atomic_load(&nmw__total.watermark_blocks), atomic_load(&nmw__total.peak_blocks));
+}
+
 /* One thread: the bound is 0 and the peak exact, also after a peak reset and a
  * region's begin (both lower what the rooms were set against). */
 static void test_one_thread_exact(void **state) {
@@ -293,6 +331,7 @@ int main(void) {
       cmocka_unit_test(test_one_thread_exact),
       cmocka_unit_test(test_peak_bound_2_threads),
       cmocka_unit_test(test_peak_bound_4_threads),
+      cmocka_unit_test(test_regions_during_growth),
       cmocka_unit_test(test_strict_peaks_exact),
       cmocka_unit_test(test_strict_paths),
   };
