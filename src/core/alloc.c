@@ -610,8 +610,8 @@ slow:
 /* Where the fast path's gate did not match: an external tag (and nothing else
  * rare) whose room is valid takes a cached external block of the class, for an
  * owner that is live (or 0) and known without a lookup (the thread's, or the env
- * this thread last looked up); the rest the general path. (Out of the fast path, which so needs no
- * callee-saved register; every way out of it is a tail call too.) */
+ * this thread last looked up); the rest the general path. Out of the fast path,
+ * which so needs no callee-saved register; every way out of it is a tail call. */
 static NMW_NOINLINE void *malloc_ext_fast(size_t size, nmw_tag_t tag, nmw_site_t *site,
                                           uint32_t slot, bool zero, const void *env) {
   nmw_shard_t *sh = nmw__tls_shard;
