@@ -545,8 +545,11 @@ static NMW_NOINLINE void *ext_alloc_finish(nmw_shard_t *sh, nmw_tag_t tag, nmw_e
   return user;
 }
 
-static void *malloc_ext_fast(size_t size, nmw_tag_t tag, nmw_site_t *site, uint32_t slot,
-                             bool zero, const void *env);
+/* slot_zero: the slot, with NMW_EXT_ZERO_BIT for a calloc; gate: the tag's gate
+ * as the fast path read it. */
+#define NMW_EXT_ZERO_BIT (UINT32_C(1) << 31)
+static void *malloc_ext_fast(size_t size, nmw_tag_t tag, nmw_site_t *site, uint32_t slot_zero,
+                             const void *env, uint64_t gate);
 
 /* The general allocation for the owner of env (NULL: the thread's): out of line,
  * so that the fast paths reach it as a tail call, with no lookup of their own. */
@@ -593,7 +596,7 @@ NMW_INLINE void *malloc_fast(size_t size, nmw_tag_t tag, nmw_site_t *site, bool 
    * room was set since its last peak reset (else the slow path sets it). */
   uint64_t gate = atomic_load_explicit(&nmw__tags[tag].gate, memory_order_relaxed);
   if (NMW_UNLIKELY(gate != sh->tags[tag].gate))
-    return malloc_ext_fast(size, tag, site, slot, zero, env);
+    return malloc_ext_fast(size, tag, site, slot | (zero ? NMW_EXT_ZERO_BIT : 0), env, gate);
   uint64_t link;
   nmw_hdr_t *h = bin_take(sh, &sh->bins[NMW_CLASS_OF(size)], 0, &link);
   /* A miss (or a damaged class, which the miss path's cache_pop reports). */
@@ -613,9 +616,10 @@ slow:
  * this thread last looked up); the rest the general path. Out of the fast path,
  * which so needs no callee-saved register; every way out of it is a tail call. */
 static NMW_NOINLINE void *malloc_ext_fast(size_t size, nmw_tag_t tag, nmw_site_t *site,
-                                          uint32_t slot, bool zero, const void *env) {
+                                          uint32_t slot_zero, const void *env, uint64_t gate) {
   nmw_shard_t *sh = nmw__tls_shard;
-  uint64_t gate = atomic_load_explicit(&nmw__tags[tag].gate, memory_order_relaxed);
+  bool zero = slot_zero & NMW_EXT_ZERO_BIT;
+  uint32_t slot = slot_zero & ~NMW_EXT_ZERO_BIT;
   if (gate != (sh->tags[tag].gate | NMW_GATE_SLOW_EXTERNAL)) goto slow;
   nmw_owner_t owner = nmw__tls_owner;
   if (env != NULL) {
