@@ -776,9 +776,6 @@ static NMW_NOINLINE void free_ext_fast(void *ptr, nmw_tag_t tag, nmw_site_t *sit
   nmw_owner_t owner = (nmw_owner_t)(*prefix_of(ptr) >> 32);
   nmw_ext_ctr_t *page = ext_page_of(sh, owner);
   if (NMW_UNLIKELY(page == NULL)) goto slow;
-  nmw_bin_t *bin = &sh->ext_bins[NMW_CLASS_OF(size)];
-  int64_t cached = NMW_LOAD(sh->cache_bytes) + bin->alloc;
-  bool full = (bin->count >= NMW_CACHE_CLASS_BLOCKS) | (cached > NMW_CACHE_THREAD_BYTES);
   nmw_slot_ctr_t *c = &sh->slots[slot];
   NMW_ADD(c->frees, 1);
   NMW_ADD(c->bytes_out, (int64_t)size);
@@ -786,6 +783,9 @@ static NMW_NOINLINE void free_ext_fast(void *ptr, nmw_tag_t tag, nmw_site_t *sit
   unsigned due = nmw__pend_fall(sh, btag, (int64_t)size, 1) ? EXT_DUE : 0;
   unsigned flags = atomic_load_explicit(&nmw__tags[btag].flags, memory_order_relaxed);
   if (nmw__ext_page_add(page, owner, NMW_TAGF_EXT_INDEX(flags), -(int64_t)size)) due |= EXT_WAKE;
+  nmw_bin_t *bin = &sh->ext_bins[NMW_CLASS_OF(size)];
+  int64_t cached = NMW_LOAD(sh->cache_bytes) + bin->alloc;
+  bool full = (bin->count >= NMW_CACHE_CLASS_BLOCKS) | (cached > NMW_CACHE_THREAD_BYTES);
   if (NMW_UNLIKELY(full | due)) return free_ext_finish(sh, ptr, btag, page, due);
   bin_push(sh, bin, h, NMW_DEAD_CHECK(ptr) ^ NMW_EXT_FLAGS, 0, cached);
   return;
