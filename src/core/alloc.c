@@ -383,8 +383,8 @@ static void *make_block(nmw_shard_t *sh, size_t size, size_t alignment, bool zer
  * sealed and credited: the general allocation's common case and the fast path's
  * cache miss. Both reach it by a tail call, so every block of a call site comes
  * from libc through the same frames (Valgrind keeps one loss record per site). */
-static NMW_NOINLINE void *alloc_small(nmw_shard_t *sh, size_t size, bool zero, nmw_tag_t tag,
-                                      uint32_t slot) {
+static NMW_NOINLINE void *alloc_small(size_t size, nmw_tag_t tag, uint32_t slot, bool zero,
+                                      nmw_shard_t *sh) {
   uint64_t lead;
   void *user = small_block(sh, size, zero, &lead);
   if (NMW_UNLIKELY(user == NULL)) {
@@ -447,7 +447,7 @@ static NMW_NOINLINE void *alloc_block(size_t alignment, size_t size, bool zero, 
   bool limited = tag_flags & NMW_TAGF_LIMITED, external = tag_flags & NMW_TAG_EXTERNAL;
   if (NMW_LIKELY(!(tag_flags & (NMW_TAGF_LIMITED | NMW_TAG_EXTERNAL | NMW_TAG_STRICT_PEAKS))) &&
       alignment <= 16 && size <= NMW_CACHE_MAX_SIZE)
-    return alloc_small(sh, size, zero, tag, nmw__slot_for(site, tag));
+    return alloc_small(size, tag, nmw__slot_for(site, tag), zero, sh);
   if (NMW_UNLIKELY(limited)) {
     uv_mutex_lock(&nmw__g.limit_lock);
     if (!limit_admits(tag, size)) {
@@ -600,7 +600,7 @@ NMW_INLINE void *malloc_fast(size_t size, nmw_tag_t tag, nmw_site_t *site, bool 
   uint64_t link;
   nmw_hdr_t *h = bin_take(sh, &sh->bins[NMW_CLASS_OF(size)], 0, &link);
   /* A miss (or a damaged class, which the miss path's cache_pop reports). */
-  if (NMW_UNLIKELY(h == NULL)) return alloc_small(sh, size, zero, tag, slot);
+  if (NMW_UNLIKELY(h == NULL)) return alloc_small(size, tag, slot, zero, sh);
   void *user = (unsigned char *)h + NMW_HDR;
   if (zero) memset(user, 0, size);
   seal_block(sh, user, size, (link & 1u) << 47, slot, 0);
