@@ -379,6 +379,21 @@ static void *make_block(nmw_shard_t *sh, size_t size, size_t alignment, bool zer
   return raw + NMW_HDR;
 }
 
+/* Makes a block live (the fast paths' and alloc_small's): header, check word (LIVE with the
+ * layout's flags), canary and the slot's counters. */
+NMW_INLINE void *seal_block(nmw_shard_t *sh, void *user, size_t size, uint64_t lead,
+                            uint32_t slot, unsigned layout) {
+  nmw_hdr_t *h = hdr(user);
+  h->word = (uint64_t)size | lead | (uint64_t)slot << 48;
+  uint64_t check = NMW_LIVE_CHECK(user) ^ layout;
+  h->check = check;
+  write_canary(user, size, check);
+  nmw_slot_ctr_t *c = &sh->slots[slot];
+  NMW_ADD(c->allocs, 1);
+  NMW_ADD(c->bytes_in, (int64_t)size);
+  return user;
+}
+
 /* A plain block of up to NMW_CACHE_MAX_SIZE bytes for a valid tag and slot,
  * sealed and credited: the general allocation's common case and the fast path's
  * cache miss. Both reach it by a tail call, so every block of a call site comes
@@ -391,14 +406,7 @@ static NMW_NOINLINE void *alloc_small(size_t size, nmw_tag_t tag, uint32_t slot,
     errno = ENOMEM;
     return NULL;
   }
-  nmw_hdr_t *h = hdr(user);
-  h->word = (uint64_t)size | lead | (uint64_t)slot << 48;
-  uint64_t check = NMW_LIVE_CHECK(user);
-  h->check = check;
-  write_canary(user, size, check);
-  nmw_slot_ctr_t *c = &sh->slots[slot];
-  NMW_ADD(c->allocs, 1);
-  NMW_ADD(c->bytes_in, (int64_t)size);
+  seal_block(sh, user, size, lead, slot, 0);
   /* nmw__pend for a growth of a tag without limit, external bytes or strict
    * peaks: a sync when a room runs out or was set before the tag's gate moved. */
   uint64_t gate = atomic_load_explicit(&nmw__tags[tag].gate, memory_order_relaxed);
@@ -558,20 +566,6 @@ static NMW_NOINLINE void *alloc_block_for(size_t size, bool zero, nmw_tag_t tag,
   return alloc_block(16, size, zero, tag, site, owner_of(env));
 }
 
-/* Makes a cached block live (the fast paths'): header, check word (LIVE with the
- * layout's flags), canary and the slot's counters. */
-NMW_INLINE void *seal_block(nmw_shard_t *sh, void *user, size_t size, uint64_t lead,
-                            uint32_t slot, unsigned layout) {
-  nmw_hdr_t *h = hdr(user);
-  h->word = (uint64_t)size | lead | (uint64_t)slot << 48;
-  uint64_t check = NMW_LIVE_CHECK(user) ^ layout;
-  h->check = check;
-  write_canary(user, size, check);
-  nmw_slot_ctr_t *c = &sh->slots[slot];
-  NMW_ADD(c->allocs, 1);
-  NMW_ADD(c->bytes_in, (int64_t)size);
-  return user;
-}
 
 /* The fast path: a cached block for a plain tag at a known site (or none); an
  * external tag (and nothing else rare) takes the external twin. Every way out of

@@ -216,21 +216,10 @@ void nmw__strict_change(nmw_tag_t tag, int64_t dbytes, int64_t dblocks) {
 
 void nmw__current(nmw_tag_t tag, int64_t *bytes, int64_t *blocks) {
   int64_t b, k;
-  if (tag == NMW_ANY_TAG) {
-    b = atomic_load(&nmw__total.folded_bytes);
-    k = atomic_load(&nmw__total.folded_blocks);
-  } else {
-    b = atomic_load(&nmw__tags[tag].folded_bytes);
-    k = atomic_load(&nmw__tags[tag].folded_blocks);
-  }
-  for (nmw_shard_t *sh = atomic_load_explicit(&nmw__g.shards, memory_order_acquire); sh;
-       sh = sh->next_all) {
-    nmw_pend_t *p = tag == NMW_ANY_TAG ? &sh->total : &sh->tags[tag];
-    b += NMW_LOAD(p->base_bytes) - NMW_LOAD(p->room_bytes);
-    k += NMW_LOAD(p->base_blocks) - NMW_LOAD(p->room_blocks);
-  }
-  *bytes = b;
-  *blocks = k;
+  if (tag == NMW_ANY_TAG)
+    current_both(NMW_ANY_TAG, &b, &k, bytes, blocks);
+  else
+    current_both(tag, bytes, blocks, &b, &k);
 }
 
 void nmw__sum_slots(nmw_slot_sum_t *out, uint32_t nslots) {
